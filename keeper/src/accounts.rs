@@ -1,0 +1,94 @@
+//! Decoders for the program's accounts as raw bytes (from RPC or BanksClient). Zero-copy
+//! data is read with `pod_read_unaligned` (a `Vec<u8>` carries no alignment promise).
+
+use adl_engine::state::*;
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::AccountDeserialize;
+use bytemuck::Pod;
+use core::mem::size_of;
+
+/// Reads a zero-copy account's struct (after the discriminator).
+pub fn read_zero_copy<T: Pod>(data: &[u8]) -> Option<T> {
+    let end = DISCRIMINATOR_LEN + size_of::<T>();
+    (data.len() >= end).then(|| bytemuck::pod_read_unaligned(&data[DISCRIMINATOR_LEN..end]))
+}
+
+pub fn read_borsh<T: AccountDeserialize>(data: &[u8]) -> Option<T> {
+    T::try_deserialize(&mut &data[..]).ok()
+}
+
+fn read_array<T: Pod>(data: &[u8], offset: usize, count: usize) -> Vec<T> {
+    let n = size_of::<T>();
+    (0..count)
+        .filter_map(|i| data.get(offset + i * n..offset + (i + 1) * n))
+        .map(bytemuck::pod_read_unaligned)
+        .collect()
+}
+
+/// A decoded position book.
+#[derive(Clone, Debug)]
+pub struct BookSnapshot {
+    pub header: PositionBook,
+    pub slots: Vec<PositionSlot>,
+}
+
+impl BookSnapshot {
+    pub fn decode(data: &[u8]) -> Option<Self> {
+        let header: PositionBook = read_zero_copy(data)?;
+        // Only slots below the high-water mark were ever used.
+        let slots = read_array(data, BOOK_SLOTS_OFFSET, header.high_water as usize);
+        Some(BookSnapshot { header, slots })
+    }
+
+    pub fn open_slots(&self) -> impl Iterator<Item = (u32, &PositionSlot)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_open())
+            .map(|(i, s)| (i as u32, s))
+    }
+}
+
+/// A decoded ADL queue (one side).
+#[derive(Clone, Debug)]
+pub struct QueueSnapshot {
+    pub header: AdlQueue,
+    pub by_leverage: Vec<QueueEntry>,
+    pub by_entry: Vec<QueueEntry>,
+}
+
+impl QueueSnapshot {
+    pub fn decode(data: &[u8]) -> Option<Self> {
+        let header: AdlQueue = read_zero_copy(data)?;
+        let cap = header.capacity as usize;
+        let len = header.len as usize;
+        let by_leverage = read_array(data, QUEUE_ARRAYS_OFFSET, len);
+        let by_entry = read_array(data, QUEUE_ARRAYS_OFFSET + cap * QUEUE_ENTRY_LEN, len);
+        Some(QueueSnapshot {
+            header,
+            by_leverage,
+            by_entry,
+        })
+    }
+}
+
+/// Everything of one market: header, oracle, book and both queues.
+#[derive(Clone, Debug)]
+pub struct MarketSnapshot {
+    pub key: Pubkey,
+    pub market: Market,
+    pub oracle: Oracle,
+    pub book: BookSnapshot,
+    pub long_queue: QueueSnapshot,
+    pub short_queue: QueueSnapshot,
+}
+
+impl MarketSnapshot {
+    pub fn queue(&self, side: u8) -> &QueueSnapshot {
+        if side == SIDE_LONG {
+            &self.long_queue
+        } else {
+            &self.short_queue
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! An in-process bank with the program registered as a native processor and the real SPL
+//! Token program (BPF) that solana-program-test ships.
+
+use anchor_lang::prelude::{AccountInfo, Pubkey};
+use anchor_lang::solana_program::entrypoint::ProgramResult;
+use anchor_lang::solana_program::instruction::Instruction;
+use solana_account::Account;
+use solana_keypair::Keypair;
+use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+/// Anchor's `entry` ties every input to one lifetime; the native processor hands them with
+/// independent ones. The data lives for the whole call, so widening is sound.
+fn process_instruction<'a, 'b, 'c, 'd>(
+    program_id: &'a Pubkey,
+    accounts: &'b [AccountInfo<'c>],
+    data: &'d [u8],
+) -> ProgramResult {
+    // SAFETY: all three borrows outlive this call; only the lifetime parameter changes.
+    let accounts =
+        unsafe { core::mem::transmute::<&'b [AccountInfo<'c>], &'c [AccountInfo<'c>]>(accounts) };
+    let program_id = unsafe { core::mem::transmute::<&'a Pubkey, &'c Pubkey>(program_id) };
+    let data = unsafe { core::mem::transmute::<&'d [u8], &'c [u8]>(data) };
+    adl_engine::entry(program_id, accounts, data)
+}
+
+/// A `ProgramTest` with adl-engine registered natively.
+pub fn program_test() -> ProgramTest {
+    let mut pt = ProgramTest::new(
+        "adl_engine",
+        adl_engine::ID,
+        processor!(process_instruction),
+    );
+    pt.prefer_bpf(false);
+    pt.set_compute_max_units(1_400_000);
+    pt
+}
+
+/// A running in-process bank.
+pub struct Bank {
+    pub ctx: ProgramTestContext,
+    nonce: u64,
+}
+
+impl Bank {
+    pub async fn start() -> Self {
+        Self::start_with(program_test()).await
+    }
+
+    pub async fn start_with(pt: ProgramTest) -> Self {
+        let ctx = pt.start_with_context().await;
+        Bank { ctx, nonce: 0 }
+    }
+
+    pub fn payer(&self) -> &Keypair {
+        &self.ctx.payer
+    }
+
+    pub fn payer_key(&self) -> Pubkey {
+        self.ctx.payer.pubkey()
+    }
+
+    /// Sends one transaction paid by the bank's payer. A compute-unit-price instruction with
+    /// a running counter makes every transaction unique, so identical instructions can be
+    /// sent twice within one blockhash.
+    pub async fn send(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<(), BanksClientError> {
+        self.nonce += 1;
+        let mut all = Vec::with_capacity(ixs.len() + 1);
+        all.push(
+            solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_price(
+                self.nonce,
+            ),
+        );
+        all.extend_from_slice(ixs);
+        let payer = self.ctx.payer.insecure_clone();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        for s in signers {
+            if s.pubkey() != payer.pubkey() {
+                keys.push(s);
+            }
+        }
+        let blockhash = self.ctx.last_blockhash;
+        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        self.ctx.banks_client.process_transaction(tx).await
+    }
+
+    pub async fn account(&mut self, key: &Pubkey) -> Option<Account> {
+        self.ctx.banks_client.get_account(*key).await.ok().flatten()
+    }
+
+    pub async fn data(&mut self, key: &Pubkey) -> Vec<u8> {
+        self.account(key).await.map(|a| a.data).unwrap_or_default()
+    }
+
+    pub async fn slot(&mut self) -> u64 {
+        self.ctx.banks_client.get_root_slot().await.unwrap_or(0)
+    }
+
+    /// Advances the bank by `slots` slots.
+    pub async fn warp(&mut self, slots: u64) {
+        let now = self.slot().await;
+        // warp_to_slot only fails for a slot in the past.
+        let _ = self.ctx.warp_to_slot(now + slots.max(1));
+        if let Ok(h) = self.ctx.banks_client.get_latest_blockhash().await {
+            self.ctx.last_blockhash = h;
+        }
+    }
+
+    pub async fn rent_exempt(&mut self, len: usize) -> u64 {
+        let rent = self.ctx.banks_client.get_rent().await.unwrap_or_default();
+        rent.minimum_balance(len)
+    }
+}

@@ -1,0 +1,329 @@
+//! PDAs and instruction builders for every adl-engine instruction.
+
+use adl_engine::state::*;
+use adl_engine::{accounts as acc, instruction as ix};
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{InstructionData, ToAccountMetas};
+use anchor_spl::token::spl_token;
+
+pub use adl_engine::instructions::TradeArgs;
+pub use adl_engine::state::MarketParamsArgs;
+
+pub const PROGRAM_ID: Pubkey = adl_engine::ID;
+
+fn system_program() -> Pubkey {
+    anchor_lang::system_program::ID
+}
+
+pub fn exchange_pda(admin: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[Exchange::SEED, admin.as_ref()], &PROGRAM_ID).0
+}
+
+pub fn vault_pda(exchange: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[Exchange::VAULT_SEED, exchange.as_ref()], &PROGRAM_ID).0
+}
+
+pub fn oracle_pda(exchange: &Pubkey, index: u16) -> Pubkey {
+    Pubkey::find_program_address(
+        &[Oracle::SEED, exchange.as_ref(), &index.to_le_bytes()],
+        &PROGRAM_ID,
+    )
+    .0
+}
+
+pub fn market_pda(exchange: &Pubkey, index: u16) -> Pubkey {
+    Pubkey::find_program_address(
+        &[Market::SEED, exchange.as_ref(), &index.to_le_bytes()],
+        &PROGRAM_ID,
+    )
+    .0
+}
+
+pub fn user_pda(exchange: &Pubkey, owner: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[UserAccount::SEED, exchange.as_ref(), owner.as_ref()],
+        &PROGRAM_ID,
+    )
+    .0
+}
+
+fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+    Instruction {
+        program_id: PROGRAM_ID,
+        accounts: accounts.to_account_metas(None),
+        data: data.data(),
+    }
+}
+
+pub fn init_exchange(admin: &Pubkey, mint: &Pubkey) -> Instruction {
+    let exchange = exchange_pda(admin);
+    build(
+        acc::InitExchange {
+            admin: *admin,
+            exchange,
+            collateral_mint: *mint,
+            vault: vault_pda(&exchange),
+            token_program: spl_token::ID,
+            system_program: system_program(),
+        },
+        ix::InitExchange {},
+    )
+}
+
+pub fn set_paused(admin: &Pubkey, exchange: &Pubkey, paused: u64) -> Instruction {
+    build(
+        acc::SetPaused {
+            admin: *admin,
+            exchange: *exchange,
+        },
+        ix::SetPaused { paused },
+    )
+}
+
+pub fn init_oracle(
+    admin: &Pubkey,
+    exchange: &Pubkey,
+    index: u16,
+    authority: &Pubkey,
+    price: u64,
+    confidence: u64,
+) -> Instruction {
+    build(
+        acc::InitOracle {
+            admin: *admin,
+            exchange: *exchange,
+            oracle: oracle_pda(exchange, index),
+            system_program: system_program(),
+        },
+        ix::InitOracle {
+            authority: *authority,
+            price,
+            confidence,
+        },
+    )
+}
+
+pub fn set_oracle_price(
+    authority: &Pubkey,
+    exchange: &Pubkey,
+    oracle: &Pubkey,
+    price: u64,
+    confidence: u64,
+) -> Instruction {
+    build(
+        acc::SetOraclePrice {
+            authority: *authority,
+            exchange: *exchange,
+            oracle: *oracle,
+        },
+        ix::SetOraclePrice { price, confidence },
+    )
+}
+
+/// The large accounts of a market, created by the client.
+#[derive(Clone, Copy, Debug)]
+pub struct MarketAccounts {
+    pub market: Pubkey,
+    pub oracle: Pubkey,
+    pub book: Pubkey,
+    pub long_queue: Pubkey,
+    pub short_queue: Pubkey,
+}
+
+pub fn create_account(payer: &Pubkey, new: &Pubkey, lamports: u64, space: usize) -> Instruction {
+    solana_system_interface::instruction::create_account(
+        payer,
+        new,
+        lamports,
+        space as u64,
+        &PROGRAM_ID,
+    )
+}
+
+pub fn init_market(
+    admin: &Pubkey,
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    params: MarketParamsArgs,
+) -> Instruction {
+    build(
+        acc::InitMarket {
+            admin: *admin,
+            exchange: *exchange,
+            oracle: m.oracle,
+            market: m.market,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+            system_program: system_program(),
+        },
+        ix::InitMarket { params },
+    )
+}
+
+pub fn update_market_params(
+    admin: &Pubkey,
+    exchange: &Pubkey,
+    market: &Pubkey,
+    params: MarketParamsArgs,
+) -> Instruction {
+    build(
+        acc::UpdateMarketParams {
+            admin: *admin,
+            exchange: *exchange,
+            market: *market,
+        },
+        ix::UpdateMarketParams { params },
+    )
+}
+
+pub fn create_user(owner: &Pubkey, exchange: &Pubkey) -> Instruction {
+    build(
+        acc::CreateUser {
+            owner: *owner,
+            exchange: *exchange,
+            user: user_pda(exchange, owner),
+            system_program: system_program(),
+        },
+        ix::CreateUser {},
+    )
+}
+
+pub fn deposit(
+    owner: &Pubkey,
+    exchange: &Pubkey,
+    owner_token: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        acc::Deposit {
+            owner: *owner,
+            exchange: *exchange,
+            user: user_pda(exchange, owner),
+            vault: vault_pda(exchange),
+            owner_token: *owner_token,
+            token_program: spl_token::ID,
+        },
+        ix::Deposit { amount },
+    )
+}
+
+pub fn withdraw(
+    owner: &Pubkey,
+    exchange: &Pubkey,
+    destination: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        acc::Withdraw {
+            owner: *owner,
+            exchange: *exchange,
+            user: user_pda(exchange, owner),
+            vault: vault_pda(exchange),
+            destination: *destination,
+            token_program: spl_token::ID,
+        },
+        ix::Withdraw { amount },
+    )
+}
+
+pub fn trade(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    taker: &Pubkey,
+    maker: &Pubkey,
+    args: TradeArgs,
+) -> Instruction {
+    build(
+        acc::Trade {
+            exchange: *exchange,
+            market: m.market,
+            oracle: m.oracle,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+            taker_user: user_pda(exchange, taker),
+            taker: *taker,
+            maker_user: user_pda(exchange, maker),
+            maker: *maker,
+        },
+        ix::Trade { args },
+    )
+}
+
+fn change_margin_accounts(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    owner: &Pubkey,
+) -> acc::ChangeMargin {
+    acc::ChangeMargin {
+        exchange: *exchange,
+        market: m.market,
+        oracle: m.oracle,
+        book: m.book,
+        long_queue: m.long_queue,
+        short_queue: m.short_queue,
+        user: user_pda(exchange, owner),
+        owner: *owner,
+    }
+}
+
+pub fn add_margin(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    owner: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        change_margin_accounts(exchange, m, owner),
+        ix::AddMargin { amount },
+    )
+}
+
+pub fn remove_margin(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    owner: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        change_margin_accounts(exchange, m, owner),
+        ix::RemoveMargin { amount },
+    )
+}
+
+/// SPL Token instructions used to set up collateral.
+pub mod token {
+    use super::*;
+
+    pub fn initialize_mint(mint: &Pubkey, authority: &Pubkey, decimals: u8) -> Instruction {
+        spl_token::instruction::initialize_mint2(&spl_token::ID, mint, authority, None, decimals)
+            .unwrap_or_else(|e| unreachable!("static arguments: {e}"))
+    }
+
+    pub fn initialize_account(account: &Pubkey, mint: &Pubkey, owner: &Pubkey) -> Instruction {
+        spl_token::instruction::initialize_account3(&spl_token::ID, account, mint, owner)
+            .unwrap_or_else(|e| unreachable!("static arguments: {e}"))
+    }
+
+    pub fn mint_to(mint: &Pubkey, to: &Pubkey, authority: &Pubkey, amount: u64) -> Instruction {
+        spl_token::instruction::mint_to(&spl_token::ID, mint, to, authority, &[], amount)
+            .unwrap_or_else(|e| unreachable!("static arguments: {e}"))
+    }
+
+    pub fn create_token_account(
+        payer: &Pubkey,
+        account: &Pubkey,
+        lamports: u64,
+        space: usize,
+    ) -> Instruction {
+        solana_system_interface::instruction::create_account(
+            payer,
+            account,
+            lamports,
+            space as u64,
+            &spl_token::ID,
+        )
+    }
+}

@@ -1,0 +1,359 @@
+//! A ready exchange on the in-process bank: collateral mint, exchange, oracle, markets and
+//! funded users. The demo and the integration tests build on it.
+
+use adl_engine::error::AdlError;
+use adl_engine::state::*;
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_spl::token::spl_token;
+use solana_instruction_error::InstructionError;
+use solana_keypair::Keypair;
+use solana_program_pack::Pack;
+use solana_program_test::BanksClientError;
+use solana_signer::Signer;
+
+use crate::accounts::{read_borsh, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot};
+use crate::bank::Bank;
+use crate::client::{self, MarketAccounts, MarketParamsArgs, TradeArgs};
+use crate::invariants::{self, ExchangeSnapshot};
+
+/// One whole collateral unit (USDC-like, 6 decimals).
+pub const USDC: u64 = 1_000_000;
+/// One whole base unit.
+pub const BASE: i64 = 1_000_000_000;
+/// Price of one whole base unit in quote atoms for `dollars`.
+pub const fn price(dollars: u64) -> u64 {
+    dollars * 1_000_000
+}
+
+/// Parameters used by the demo and most tests: 10x initial, 20x maintenance.
+pub fn default_params() -> MarketParamsArgs {
+    MarketParamsArgs {
+        imr_bps: 1_000,
+        mmr_bps: 500,
+        taker_fee_bps: 5,
+        maker_fee_bps: 2,
+        liquidation_fee_bps: 100,
+        liquidation_fee_to_fund_bps: 5_000,
+        oracle_band_bps: 500,
+        max_oracle_conf_bps: 200,
+        max_oracle_staleness_slots: 150,
+        max_insurance_per_event: 1_000_000 * USDC,
+        bankruptcy_grace_slots: 50,
+        adl_deadline_slots: 300,
+    }
+}
+
+pub struct User {
+    pub kp: Keypair,
+    pub token: Pubkey,
+}
+
+impl User {
+    pub fn key(&self) -> Pubkey {
+        self.kp.pubkey()
+    }
+}
+
+pub struct Fixture {
+    pub bank: Bank,
+    pub admin: Keypair,
+    pub mint: Pubkey,
+    pub mint_authority: Keypair,
+    pub exchange: Pubkey,
+    pub oracle_authority: Keypair,
+    pub oracles: Vec<Pubkey>,
+    pub markets: Vec<MarketAccounts>,
+    pub users: Vec<User>,
+}
+
+/// The program's custom error code in a failed transaction, if any.
+pub fn custom_error(err: &BanksClientError) -> Option<u32> {
+    use solana_transaction_error::TransactionError;
+    let tx_err = match err {
+        BanksClientError::TransactionError(e) => e,
+        BanksClientError::SimulationError { err, .. } => err,
+        _ => return None,
+    };
+    match tx_err {
+        TransactionError::InstructionError(_, InstructionError::Custom(c)) => Some(*c),
+        _ => None,
+    }
+}
+
+/// The code Anchor gives an `AdlError` variant.
+pub fn code(e: AdlError) -> u32 {
+    e as u32 + anchor_lang::error::ERROR_CODE_OFFSET
+}
+
+impl Fixture {
+    /// Bank, mint, exchange and one oracle at `oracle_price`; no market yet.
+    pub async fn new(oracle_price: u64) -> Fixture {
+        let mut bank = Bank::start().await;
+        let admin = bank.payer().insecure_clone();
+        let mint_kp = Keypair::new();
+        let mint_authority = Keypair::new();
+        let rent = bank.rent_exempt(spl_token::state::Mint::LEN).await;
+        bank.send(
+            &[
+                client::token::create_token_account(
+                    &admin.pubkey(),
+                    &mint_kp.pubkey(),
+                    rent,
+                    spl_token::state::Mint::LEN,
+                ),
+                client::token::initialize_mint(&mint_kp.pubkey(), &mint_authority.pubkey(), 6),
+                client::init_exchange(&admin.pubkey(), &mint_kp.pubkey()),
+            ],
+            &[&mint_kp],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("exchange setup failed: {e}"));
+        let exchange = client::exchange_pda(&admin.pubkey());
+        let mut f = Fixture {
+            bank,
+            admin,
+            mint: mint_kp.pubkey(),
+            mint_authority,
+            exchange,
+            oracle_authority: Keypair::new(),
+            oracles: vec![],
+            markets: vec![],
+            users: vec![],
+        };
+        f.add_oracle(oracle_price).await;
+        f
+    }
+
+    pub async fn add_oracle(&mut self, oracle_price: u64) -> Pubkey {
+        let index = self.oracles.len() as u16;
+        let ix = client::init_oracle(
+            &self.admin.pubkey(),
+            &self.exchange,
+            index,
+            &self.oracle_authority.pubkey(),
+            oracle_price,
+            0,
+        );
+        self.bank
+            .send(&[ix], &[])
+            .await
+            .unwrap_or_else(|e| panic!("init_oracle failed: {e}"));
+        let key = client::oracle_pda(&self.exchange, index);
+        self.oracles.push(key);
+        key
+    }
+
+    /// The instructions that create a market whose book holds `capacity` positions and
+    /// whose queues hold `queue_capacity` each, with fresh keypairs for the large accounts.
+    pub async fn market_instructions(
+        &mut self,
+        oracle: Pubkey,
+        capacity: usize,
+        queue_capacity: usize,
+        params: MarketParamsArgs,
+    ) -> (Vec<Instruction>, [Keypair; 3], MarketAccounts) {
+        let kps = [Keypair::new(), Keypair::new(), Keypair::new()];
+        let admin = self.admin.pubkey();
+        let market = client::market_pda(&self.exchange, self.markets.len() as u16);
+        let m = MarketAccounts {
+            market,
+            oracle,
+            book: kps[0].pubkey(),
+            long_queue: kps[1].pubkey(),
+            short_queue: kps[2].pubkey(),
+        };
+        let book_len = PositionBook::space(capacity);
+        let q_len = AdlQueue::space(queue_capacity);
+        let book_rent = self.bank.rent_exempt(book_len).await;
+        let q_rent = self.bank.rent_exempt(q_len).await;
+        let ixs = vec![
+            client::create_account(&admin, &m.book, book_rent, book_len),
+            client::create_account(&admin, &m.long_queue, q_rent, q_len),
+            client::create_account(&admin, &m.short_queue, q_rent, q_len),
+            client::init_market(&admin, &self.exchange, &m, params),
+        ];
+        (ixs, kps, m)
+    }
+
+    pub async fn try_add_market(
+        &mut self,
+        capacity: usize,
+        params: MarketParamsArgs,
+    ) -> Result<MarketAccounts, BanksClientError> {
+        let oracle = self.oracles[0];
+        let (ixs, kps, m) = self
+            .market_instructions(oracle, capacity, capacity, params)
+            .await;
+        self.bank.send(&ixs, &[&kps[0], &kps[1], &kps[2]]).await?;
+        self.markets.push(m);
+        Ok(m)
+    }
+
+    pub async fn add_market(&mut self, capacity: usize) -> MarketAccounts {
+        self.try_add_market(capacity, default_params())
+            .await
+            .unwrap_or_else(|e| panic!("init_market failed: {e}"))
+    }
+
+    /// Creates a funded user: SOL for rent, a token account holding `tokens`, a user account
+    /// with `deposit` of it deposited. Returns the user's index.
+    pub async fn add_user(&mut self, tokens: u64, deposit: u64) -> usize {
+        let kp = Keypair::new();
+        let token = Keypair::new();
+        let payer = self.admin.pubkey();
+        let rent = self.bank.rent_exempt(spl_token::state::Account::LEN).await;
+        let mut ixs = vec![
+            solana_system_interface::instruction::transfer(&payer, &kp.pubkey(), 100_000_000),
+            client::token::create_token_account(
+                &payer,
+                &token.pubkey(),
+                rent,
+                spl_token::state::Account::LEN,
+            ),
+            client::token::initialize_account(&token.pubkey(), &self.mint, &kp.pubkey()),
+            client::create_user(&kp.pubkey(), &self.exchange),
+        ];
+        if tokens > 0 {
+            ixs.push(client::token::mint_to(
+                &self.mint,
+                &token.pubkey(),
+                &self.mint_authority.pubkey(),
+                tokens,
+            ));
+        }
+        if deposit > 0 {
+            ixs.push(client::deposit(
+                &kp.pubkey(),
+                &self.exchange,
+                &token.pubkey(),
+                deposit,
+            ));
+        }
+        let mint_authority = self.mint_authority.insecure_clone();
+        self.bank
+            .send(&ixs, &[&kp, &token, &mint_authority])
+            .await
+            .unwrap_or_else(|e| panic!("user setup failed: {e}"));
+        self.users.push(User {
+            kp,
+            token: token.pubkey(),
+        });
+        self.users.len() - 1
+    }
+
+    /// Sends `ixs` signed by the listed users (the payer signs always).
+    pub async fn send_as(
+        &mut self,
+        ixs: &[Instruction],
+        users: &[usize],
+    ) -> Result<(), BanksClientError> {
+        let kps: Vec<Keypair> = users
+            .iter()
+            .map(|&u| self.users[u].kp.insecure_clone())
+            .collect();
+        let refs: Vec<&Keypair> = kps.iter().collect();
+        self.bank.send(ixs, &refs).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn trade(
+        &mut self,
+        market: usize,
+        taker: usize,
+        maker: usize,
+        taker_base: i64,
+        price: u64,
+        taker_margin: u64,
+        maker_margin: u64,
+    ) -> Result<(), BanksClientError> {
+        let ix = client::trade(
+            &self.exchange,
+            &self.markets[market],
+            &self.users[taker].key(),
+            &self.users[maker].key(),
+            TradeArgs {
+                taker_base,
+                price,
+                taker_margin,
+                maker_margin,
+            },
+        );
+        self.send_as(&[ix], &[taker, maker]).await
+    }
+
+    pub async fn set_price(
+        &mut self,
+        oracle: usize,
+        p: u64,
+        confidence: u64,
+    ) -> Result<(), BanksClientError> {
+        let ix = client::set_oracle_price(
+            &self.oracle_authority.pubkey(),
+            &self.exchange,
+            &self.oracles[oracle],
+            p,
+            confidence,
+        );
+        let auth = self.oracle_authority.insecure_clone();
+        self.bank.send(&[ix], &[&auth]).await
+    }
+
+    pub async fn user_account(&mut self, user: usize) -> UserAccount {
+        let key = client::user_pda(&self.exchange, &self.users[user].key());
+        let data = self.bank.data(&key).await;
+        read_zero_copy(&data).unwrap_or_else(|| panic!("user account {user} missing"))
+    }
+
+    pub async fn token_balance(&mut self, account: &Pubkey) -> u64 {
+        let data = self.bank.data(account).await;
+        spl_token::state::Account::unpack(&data)
+            .map(|a| a.amount)
+            .unwrap_or(0)
+    }
+
+    pub async fn market_snapshot(&mut self, market: usize) -> MarketSnapshot {
+        let m = self.markets[market];
+        let market_data = self.bank.data(&m.market).await;
+        let oracle_data = self.bank.data(&m.oracle).await;
+        let book_data = self.bank.data(&m.book).await;
+        let long_data = self.bank.data(&m.long_queue).await;
+        let short_data = self.bank.data(&m.short_queue).await;
+        MarketSnapshot {
+            key: m.market,
+            market: read_zero_copy(&market_data)
+                .unwrap_or_else(|| panic!("market {market} missing")),
+            oracle: read_borsh(&oracle_data).unwrap_or_else(|| panic!("oracle missing")),
+            book: BookSnapshot::decode(&book_data).unwrap_or_else(|| panic!("book missing")),
+            long_queue: QueueSnapshot::decode(&long_data)
+                .unwrap_or_else(|| panic!("long queue missing")),
+            short_queue: QueueSnapshot::decode(&short_data)
+                .unwrap_or_else(|| panic!("short queue missing")),
+        }
+    }
+
+    pub async fn snapshot(&mut self) -> ExchangeSnapshot {
+        let vault = client::vault_pda(&self.exchange);
+        let vault_balance = self.token_balance(&vault).await;
+        let mut users = Vec::with_capacity(self.users.len());
+        for u in 0..self.users.len() {
+            users.push(self.user_account(u).await);
+        }
+        let mut markets = Vec::with_capacity(self.markets.len());
+        for m in 0..self.markets.len() {
+            markets.push(self.market_snapshot(m).await);
+        }
+        ExchangeSnapshot {
+            vault_balance,
+            users,
+            markets,
+        }
+    }
+
+    /// Runs every invariant checker on the current state.
+    pub async fn check_invariants(&mut self) -> Result<ExchangeSnapshot, String> {
+        let s = self.snapshot().await;
+        invariants::check_all(&s)?;
+        Ok(s)
+    }
+}

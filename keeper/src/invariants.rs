@@ -1,0 +1,241 @@
+//! The spec's invariant checkers (§6), run on decoded account state after every step of the
+//! integration and property tests and printed by the demo.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use adl_engine::state::*;
+use anchor_lang::prelude::Pubkey;
+
+use crate::accounts::MarketSnapshot;
+
+/// Everything the checkers read: the vault balance, all user accounts and all markets of
+/// one exchange.
+#[derive(Clone, Debug)]
+pub struct ExchangeSnapshot {
+    pub vault_balance: u64,
+    pub users: Vec<UserAccount>,
+    pub markets: Vec<MarketSnapshot>,
+}
+
+/// The terms of the conservation equation, in quote atoms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conservation {
+    pub vault: i128,
+    pub free_collateral: i128,
+    pub margins: i128,
+    pub adl_payouts: i128,
+    pub fee_pools: i128,
+    pub funding_pools: i128,
+    pub rounding_sinks: i128,
+    pub cost_bases: i128,
+}
+
+impl Conservation {
+    /// Right-hand side: `Σfree + Σmargin + Σpayouts + fees + funding + sinks − ΣB_q`.
+    pub fn accounted(&self) -> i128 {
+        self.free_collateral
+            + self.margins
+            + self.adl_payouts
+            + self.fee_pools
+            + self.funding_pools
+            + self.rounding_sinks
+            - self.cost_bases
+    }
+}
+
+pub fn conservation(s: &ExchangeSnapshot) -> Conservation {
+    let mut c = Conservation {
+        vault: s.vault_balance as i128,
+        free_collateral: s.users.iter().map(|u| u.free_collateral as i128).sum(),
+        ..Conservation::default()
+    };
+    for m in &s.markets {
+        for (_, p) in m.book.open_slots() {
+            c.margins += p.margin as i128;
+            c.adl_payouts += p.adl_payout as i128;
+            c.cost_bases += p.cost_basis as i128;
+        }
+        c.fee_pools += m.market.fee_pool as i128;
+        c.funding_pools += m.market.funding_pool as i128;
+        c.rounding_sinks += m.market.rounding_sink as i128;
+    }
+    c
+}
+
+/// Invariant 1: the vault holds exactly what the accounts say, to the atom.
+pub fn check_conservation(s: &ExchangeSnapshot) -> Result<(), String> {
+    let c = conservation(s);
+    if c.vault != c.accounted() {
+        return Err(format!(
+            "conservation: vault {} != accounted {} ({c:?})",
+            c.vault,
+            c.accounted()
+        ));
+    }
+    Ok(())
+}
+
+/// Invariant 2: long open interest equals short open interest, and both equal the sums of
+/// the book's positions.
+pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
+    let (mut long, mut short) = (0u128, 0u128);
+    for (_, p) in m.book.open_slots() {
+        if p.base > 0 {
+            long += p.base as u128;
+        } else {
+            short += p.base.unsigned_abs() as u128;
+        }
+    }
+    let mk = &m.market;
+    if long != mk.open_interest_long as u128 || short != mk.open_interest_short as u128 {
+        return Err(format!(
+            "open interest: book long {long} short {short}, market long {} short {}",
+            mk.open_interest_long, mk.open_interest_short
+        ));
+    }
+    if mk.open_interest_long != mk.open_interest_short {
+        return Err(format!(
+            "open interest unbalanced: long {} short {}",
+            mk.open_interest_long, mk.open_interest_short
+        ));
+    }
+    Ok(())
+}
+
+/// Invariant 3: every open slot appears exactly once in each array of its side, with keys
+/// equal to those computed from its fields; the arrays are strictly sorted; nothing else is
+/// there. Also checks the book's counters and free list.
+pub fn check_queues(m: &MarketSnapshot) -> Result<(), String> {
+    let mut expected: [BTreeMap<u32, (QueueEntry, QueueEntry)>; 2] =
+        [BTreeMap::new(), BTreeMap::new()];
+    let mut open = 0u32;
+    for (i, p) in m.book.open_slots() {
+        let (side, lev, ent) = p.queue_entries(i).map_err(|e| format!("slot {i}: {e}"))?;
+        expected[side as usize].insert(i, (lev, ent));
+        open += 1;
+    }
+    if open != m.book.header.num_open || open != m.market.num_positions {
+        return Err(format!(
+            "book counts: {open} open slots, header {}, market {}",
+            m.book.header.num_open, m.market.num_positions
+        ));
+    }
+    for side in [SIDE_LONG, SIDE_SHORT] {
+        let q = m.queue(side);
+        let exp = &expected[side as usize];
+        if q.header.side != side || q.header.market != m.key {
+            return Err(format!("queue side {side}: wrong header"));
+        }
+        if q.header.len as usize != exp.len() {
+            return Err(format!(
+                "queue side {side}: len {} but {} open positions",
+                q.header.len,
+                exp.len()
+            ));
+        }
+        for (name, arr, pick) in [
+            ("by_leverage", &q.by_leverage, 0usize),
+            ("by_entry", &q.by_entry, 1usize),
+        ] {
+            for w in arr.windows(2) {
+                if w[0] >= w[1] {
+                    return Err(format!(
+                        "queue side {side} {name}: not strictly sorted at {w:?}"
+                    ));
+                }
+            }
+            let mut seen = BTreeSet::new();
+            for e in arr.iter() {
+                let slot = e.slot();
+                let Some(want) = exp.get(&slot) else {
+                    return Err(format!("queue side {side} {name}: entry for slot {slot} that is not open on this side"));
+                };
+                let want = if pick == 0 { want.0 } else { want.1 };
+                if *e != want {
+                    return Err(format!(
+                        "queue side {side} {name}: slot {slot} entry {e:?}, fields say {want:?}"
+                    ));
+                }
+                if !seen.insert(slot) {
+                    return Err(format!("queue side {side} {name}: slot {slot} twice"));
+                }
+            }
+        }
+    }
+    // Free list: every listed slot is free, no cycles.
+    let mut cur = m.book.header.free_head;
+    let mut steps = 0usize;
+    while cur != NIL {
+        let s = m
+            .book
+            .slots
+            .get(cur as usize)
+            .ok_or_else(|| format!("free list points past high water: {cur}"))?;
+        if s.status != SLOT_FREE {
+            return Err(format!("free list holds open slot {cur}"));
+        }
+        cur = s.next_free;
+        steps += 1;
+        if steps > m.book.slots.len() {
+            return Err("free list has a cycle".into());
+        }
+    }
+    Ok(())
+}
+
+/// User references: every open slot is referenced by exactly its owner's account, and every
+/// reference points at an open slot of that owner.
+pub fn check_user_refs(s: &ExchangeSnapshot) -> Result<(), String> {
+    let mut refs: BTreeSet<(Pubkey, u32)> = BTreeSet::new();
+    for u in &s.users {
+        let mut n = 0u8;
+        for r in u.positions.iter().filter(|r| r.slot != NIL) {
+            n += 1;
+            let m = s
+                .markets
+                .iter()
+                .find(|m| m.key == r.market)
+                .ok_or_else(|| format!("user {} references unknown market", u.owner))?;
+            let p = m.book.slots.get(r.slot as usize).ok_or_else(|| {
+                format!(
+                    "user {} references slot {} past high water",
+                    u.owner, r.slot
+                )
+            })?;
+            if !p.is_open() || p.owner != u.owner {
+                return Err(format!(
+                    "user {} references slot {} that is not its open position",
+                    u.owner, r.slot
+                ));
+            }
+            refs.insert((r.market, r.slot));
+        }
+        if n != u.num_positions {
+            return Err(format!(
+                "user {}: num_positions {} but {n} references",
+                u.owner, u.num_positions
+            ));
+        }
+    }
+    for m in &s.markets {
+        for (i, _) in m.book.open_slots() {
+            if !refs.contains(&(m.key, i)) {
+                return Err(format!(
+                    "open slot {i} of market {} has no user reference",
+                    m.key
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// All invariants of spec §6 that apply to the current instruction set.
+pub fn check_all(s: &ExchangeSnapshot) -> Result<(), String> {
+    check_conservation(s)?;
+    for m in &s.markets {
+        check_open_interest(m)?;
+        check_queues(m)?;
+    }
+    check_user_refs(s)
+}

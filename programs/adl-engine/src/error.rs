@@ -1,0 +1,70 @@
+//! The program's one error enum. Every distinct failure has its own variant, and each
+//! message says what was expected.
+
+use anchor_lang::prelude::*;
+
+#[error_code]
+pub enum AdlError {
+    #[msg("signer is not the exchange admin")]
+    Unauthorized,
+    #[msg("signer is not the oracle's price authority")]
+    OracleAuthorityMismatch,
+    #[msg("this instruction is paused on the exchange")]
+    InstructionPaused,
+    #[msg("a market parameter is out of its allowed range")]
+    InvalidMarketParams,
+    #[msg("amount or size must be greater than zero")]
+    ZeroAmount,
+    #[msg("oracle price must be greater than zero")]
+    InvalidOraclePrice,
+    #[msg("oracle price is older than the market's max staleness")]
+    StaleOracle,
+    #[msg("oracle confidence interval is wider than the market allows")]
+    OracleConfidenceTooWide,
+    #[msg("oracle account is not the market's oracle")]
+    OracleMismatch,
+    #[msg("account belongs to another exchange")]
+    ExchangeMismatch,
+    #[msg("account belongs to another market")]
+    MarketMismatch,
+    #[msg("position book is not the market's book")]
+    BookMismatch,
+    #[msg("ADL queue is not the market's queue for that side")]
+    QueueMismatch,
+    #[msg("collateral token account has the wrong mint or is not the exchange vault")]
+    VaultMismatch,
+    #[msg("collateral mint must have 6 decimals")]
+    InvalidCollateralMint,
+    #[msg("large account size does not fit the layout (capacity zero, too large, or queues smaller than the book)")]
+    AccountSizeMismatch,
+    #[msg("large account data is not 8-byte aligned or has the wrong discriminator")]
+    CorruptAccount,
+    #[msg("user account is not owned by the signer")]
+    UserOwnerMismatch,
+    #[msg("trade price is outside the oracle band")]
+    PriceOutsideBand,
+    #[msg("free collateral is insufficient")]
+    InsufficientCollateral,
+    #[msg("position would be below initial margin at the oracle price")]
+    InsufficientMargin,
+    #[msg("position equity would be negative")]
+    PositionBankrupt,
+    #[msg("user has no open position in this market")]
+    NoOpenPosition,
+    #[msg("position slot is not owned by this user")]
+    SlotNotOwned,
+    #[msg("position slot is not open")]
+    SlotNotOpen,
+    #[msg("position book is full")]
+    BookFull,
+    #[msg("ADL queue is full")]
+    QueueFull,
+    #[msg("user account has no free position reference")]
+    UserPositionsFull,
+    #[msg("taker and maker must be different users")]
+    SelfTrade,
+    #[msg("queue entry for a position was not found; queue is inconsistent")]
+    QueueCorrupt,
+    #[msg("arithmetic overflow")]
+    MathOverflow,
+}

@@ -1,0 +1,96 @@
+//! One event per state change. Amounts in quote atoms, sizes in base atoms, prices in price
+//! atoms, as in the accounts.
+
+use anchor_lang::prelude::*;
+
+#[event]
+pub struct ExchangeInitialized {
+    pub exchange: Pubkey,
+    pub admin: Pubkey,
+    pub collateral_mint: Pubkey,
+    pub vault: Pubkey,
+}
+
+#[event]
+pub struct PauseBitsSet {
+    pub exchange: Pubkey,
+    pub paused: u64,
+}
+
+#[event]
+pub struct OracleInitialized {
+    pub oracle: Pubkey,
+    pub authority: Pubkey,
+    pub index: u16,
+}
+
+#[event]
+pub struct OraclePriceSet {
+    pub oracle: Pubkey,
+    pub price: u64,
+    pub confidence: u64,
+    pub publish_slot: u64,
+}
+
+#[event]
+pub struct MarketInitialized {
+    pub market: Pubkey,
+    pub market_index: u16,
+    pub oracle: Pubkey,
+    pub book: Pubkey,
+    pub long_queue: Pubkey,
+    pub short_queue: Pubkey,
+    pub capacity: u32,
+}
+
+#[event]
+pub struct MarketParamsUpdated {
+    pub market: Pubkey,
+}
+
+#[event]
+pub struct UserCreated {
+    pub user: Pubkey,
+    pub owner: Pubkey,
+}
+
+#[event]
+pub struct CollateralDeposited {
+    pub owner: Pubkey,
+    pub amount: u64,
+    pub free_collateral: u64,
+}
+
+#[event]
+pub struct CollateralWithdrawn {
+    pub owner: Pubkey,
+    pub amount: u64,
+    pub free_collateral: u64,
+}
+
+#[event]
+pub struct TradeFilled {
+    pub market: Pubkey,
+    pub taker: Pubkey,
+    pub maker: Pubkey,
+    /// Signed size for the taker (positive: taker buys).
+    pub taker_base: i64,
+    pub price: u64,
+    pub notional: u64,
+    pub taker_fee: u64,
+    pub maker_fee: u64,
+    pub taker_slot: u32,
+    pub maker_slot: u32,
+    pub taker_realized_pnl: i64,
+    pub maker_realized_pnl: i64,
+}
+
+#[event]
+pub struct MarginChanged {
+    pub market: Pubkey,
+    pub owner: Pubkey,
+    pub slot: u32,
+    /// Signed change of the position's margin.
+    pub delta: i64,
+    pub margin: i64,
+}

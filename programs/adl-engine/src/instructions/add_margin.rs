@@ -1,0 +1,84 @@
+use anchor_lang::prelude::*;
+
+use crate::error::AdlError;
+use crate::events::MarginChanged;
+use crate::instructions::trade::check_user;
+use crate::instructions::with_market_state;
+use crate::math;
+use crate::state::*;
+
+/// Accounts of `add_margin` and `remove_margin`.
+#[derive(Accounts)]
+pub struct ChangeMargin<'info> {
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    pub oracle: Box<Account<'info, Oracle>>,
+    #[account(mut)]
+    pub book: AccountLoader<'info, PositionBook>,
+    #[account(mut)]
+    pub long_queue: AccountLoader<'info, AdlQueue>,
+    #[account(mut)]
+    pub short_queue: AccountLoader<'info, AdlQueue>,
+    #[account(mut)]
+    pub user: AccountLoader<'info, UserAccount>,
+    pub owner: Signer<'info>,
+}
+
+/// Moves `delta` (positive: add, negative: remove) between free collateral and the user's
+/// position in this market, settling funding first and re-indexing the position. Removal
+/// must leave the position at or above initial margin at the oracle price.
+pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> Result<()> {
+    let a = &ctx.accounts;
+    a.exchange.check_not_paused(bit)?;
+    require!(delta != 0, AdlError::ZeroAmount);
+    let exchange_key = a.exchange.key();
+    let market_key = a.market.key();
+    let mut market = a.market.load_mut()?;
+    let oracle_price =
+        crate::instructions::trade::checked_oracle_price(&market, &exchange_key, &a.oracle)?;
+    let mut user = a.user.load_mut()?;
+    check_user(&user, a.owner.key, &exchange_key)?;
+    let now = Clock::get()?.slot;
+    let book = a.book.to_account_info();
+    let long_queue = a.long_queue.to_account_info();
+    let short_queue = a.short_queue.to_account_info();
+    let (slot, margin) = with_market_state(
+        market_key,
+        &mut market,
+        &book,
+        &long_queue,
+        &short_queue,
+        |st| {
+            let slot = st.user_slot(&user)?;
+            if delta > 0 {
+                user.debit(delta as u64)?;
+            }
+            let margin = st.modify(slot, |pos, market| {
+                pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
+                pos.margin = math::to_i64(math::add(pos.margin as i128, delta as i128)?)?;
+                pos.last_update_slot = now;
+                Ok(pos.margin)
+            })?;
+            if delta < 0 {
+                require!(margin >= 0, AdlError::InsufficientMargin);
+                st.require_initial_margin(slot, oracle_price)?;
+                user.credit(delta.unsigned_abs())?;
+            }
+            Ok((slot, margin))
+        },
+    )?;
+    emit!(MarginChanged {
+        market: market_key,
+        owner: user.owner,
+        slot,
+        delta,
+        margin,
+    });
+    Ok(())
+}
+
+pub fn handle_add_margin(ctx: Context<ChangeMargin>, amount: u64) -> Result<()> {
+    let delta = i64::try_from(amount).map_err(|_| AdlError::MathOverflow)?;
+    change_margin(ctx, delta, PauseBit::AddMargin)
+}

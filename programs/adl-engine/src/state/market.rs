@@ -1,0 +1,165 @@
+use anchor_lang::prelude::*;
+use core::mem::{align_of, size_of};
+
+use crate::error::AdlError;
+
+/// Per-market risk parameters (part of the `Market` account; `MarketParamsArgs` is the
+/// instruction-argument form).
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MarketParams {
+    /// Initial margin ratio, bps of notional. Must exceed `mmr_bps`.
+    pub imr_bps: u32,
+    /// Maintenance margin ratio, bps of notional.
+    pub mmr_bps: u32,
+    /// Taker fee, bps of fill notional.
+    pub taker_fee_bps: u32,
+    /// Maker fee, bps of fill notional.
+    pub maker_fee_bps: u32,
+    /// Liquidation fee, bps of the notional taken over (at most `mmr_bps`).
+    pub liquidation_fee_bps: u32,
+    /// Share of the liquidation fee paid to the insurance fund, bps of the fee.
+    pub liquidation_fee_to_fund_bps: u32,
+    /// Trade prices must lie within this band around the oracle price, bps.
+    pub oracle_band_bps: u32,
+    /// Maximum oracle confidence as a share of price, bps.
+    pub max_oracle_conf_bps: u32,
+    /// Maximum oracle age, slots.
+    pub max_oracle_staleness_slots: u64,
+    /// Cap on the insurance fund's payment per bankruptcy event, quote atoms.
+    pub max_insurance_per_event: u64,
+    /// Slots a bankrupt position may wait for a liquidator before ADL may start.
+    pub bankruptcy_grace_slots: u64,
+    /// Slots after which a ranked ADL event may be switched to pro-rata.
+    pub adl_deadline_slots: u64,
+    pub reserved: [u64; 4],
+}
+
+const _: () = assert!(size_of::<MarketParams>() == 96);
+const _: () = assert!(align_of::<MarketParams>() == 8);
+
+/// Instruction-argument form of `MarketParams`.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MarketParamsArgs {
+    pub imr_bps: u32,
+    pub mmr_bps: u32,
+    pub taker_fee_bps: u32,
+    pub maker_fee_bps: u32,
+    pub liquidation_fee_bps: u32,
+    pub liquidation_fee_to_fund_bps: u32,
+    pub oracle_band_bps: u32,
+    pub max_oracle_conf_bps: u32,
+    pub max_oracle_staleness_slots: u64,
+    pub max_insurance_per_event: u64,
+    pub bankruptcy_grace_slots: u64,
+    pub adl_deadline_slots: u64,
+}
+
+impl MarketParamsArgs {
+    /// Validates ranges and converts to the stored form.
+    pub fn validated(&self) -> Result<MarketParams> {
+        let ok = self.mmr_bps > 0
+            && self.mmr_bps < self.imr_bps
+            && self.imr_bps <= 10_000
+            && self.taker_fee_bps <= 1_000
+            && self.maker_fee_bps <= 1_000
+            && self.liquidation_fee_bps <= self.mmr_bps
+            && self.liquidation_fee_to_fund_bps <= 10_000
+            && self.oracle_band_bps > 0
+            && self.oracle_band_bps <= 5_000
+            && self.max_oracle_conf_bps <= 10_000
+            && self.max_oracle_staleness_slots > 0
+            && self.adl_deadline_slots > 0;
+        require!(ok, AdlError::InvalidMarketParams);
+        Ok(MarketParams {
+            imr_bps: self.imr_bps,
+            mmr_bps: self.mmr_bps,
+            taker_fee_bps: self.taker_fee_bps,
+            maker_fee_bps: self.maker_fee_bps,
+            liquidation_fee_bps: self.liquidation_fee_bps,
+            liquidation_fee_to_fund_bps: self.liquidation_fee_to_fund_bps,
+            oracle_band_bps: self.oracle_band_bps,
+            max_oracle_conf_bps: self.max_oracle_conf_bps,
+            max_oracle_staleness_slots: self.max_oracle_staleness_slots,
+            max_insurance_per_event: self.max_insurance_per_event,
+            bankruptcy_grace_slots: self.bankruptcy_grace_slots,
+            adl_deadline_slots: self.adl_deadline_slots,
+            reserved: [0; 4],
+        })
+    }
+}
+
+/// ADL policies (`Market::adl_mode`).
+pub const ADL_MODE_RANKED_QUEUE: u8 = 0;
+pub const ADL_MODE_PRO_RATA: u8 = 1;
+pub const ADL_MODE_LEVERAGE_DRAIN: u8 = 2;
+
+/// A perpetual market. Seeds: `["market", exchange, index u16 LE]`.
+///
+/// ABI (offsets from the start of account data, discriminator at 0): `exchange` @8,
+/// `oracle` @40, `book` @72, `long_queue` @104, `short_queue` @136, `params` @168,
+/// `open_interest_long` @264, `open_interest_short` @272, `cumulative_funding` @280,
+/// `funding_pool` @288, `fee_pool` @296, `rounding_sink` @304, `next_position_seq` @312,
+/// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
+/// `adl_mode` @335, `oracle_kind` @336.
+#[account(zero_copy)]
+#[derive(Debug)]
+pub struct Market {
+    pub exchange: Pubkey,
+    pub oracle: Pubkey,
+    /// The market's `PositionBook` account.
+    pub book: Pubkey,
+    /// `AdlQueue` of long positions.
+    pub long_queue: Pubkey,
+    /// `AdlQueue` of short positions.
+    pub short_queue: Pubkey,
+    pub params: MarketParams,
+    /// Open interest of longs, base atoms.
+    pub open_interest_long: u64,
+    /// Open interest of shorts, base atoms.
+    pub open_interest_short: u64,
+    /// Cumulative funding index `F`, price atoms (quote atoms per whole base unit).
+    pub cumulative_funding: i64,
+    /// Funding settled by positions and not yet paid out, quote atoms (signed).
+    pub funding_pool: i64,
+    /// Trading fees collected, quote atoms.
+    pub fee_pool: u64,
+    /// Rounding remainders kept for solvency, quote atoms.
+    pub rounding_sink: u64,
+    /// Sequence number given to the next opened position (queue tie-break: older first).
+    pub next_position_seq: u64,
+    /// Slot of the last funding update.
+    pub last_funding_slot: u64,
+    /// Open positions in the book.
+    pub num_positions: u32,
+    pub market_index: u16,
+    pub bump: u8,
+    /// `ADL_MODE_*`.
+    pub adl_mode: u8,
+    /// `ORACLE_KIND_*`.
+    pub oracle_kind: u8,
+    pub padding: [u8; 7],
+    pub reserved: [u64; 64],
+}
+
+const _: () = assert!(size_of::<Market>() == 848);
+const _: () = assert!(align_of::<Market>() == 8);
+
+impl Market {
+    pub const SEED: &'static [u8] = b"market";
+
+    pub fn queue_key(&self, side: u8) -> Pubkey {
+        if side == crate::state::SIDE_LONG {
+            self.long_queue
+        } else {
+            self.short_queue
+        }
+    }
+
+    /// Allocates the next open-sequence number.
+    pub fn take_position_seq(&mut self) -> Result<u64> {
+        let seq = self.next_position_seq;
+        self.next_position_seq = seq.checked_add(1).ok_or(AdlError::MathOverflow)?;
+        Ok(seq)
+    }
+}
