@@ -25,8 +25,6 @@ pub enum AdlError {
     OracleMismatch,
     #[msg("account belongs to another exchange")]
     ExchangeMismatch,
-    #[msg("account belongs to another market")]
-    MarketMismatch,
     #[msg("position book is not the market's book")]
     BookMismatch,
     #[msg("ADL queue is not the market's queue for that side")]

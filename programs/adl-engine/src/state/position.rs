@@ -1,5 +1,4 @@
 use anchor_lang::prelude::*;
-use bytemuck::{Pod, Zeroable};
 use core::mem::{align_of, size_of};
 
 use crate::error::AdlError;
@@ -19,8 +18,8 @@ pub const NIL: u32 = u32::MAX;
 /// ABI (offsets within the slot): `owner` @0, `base` @32, `cost_basis` @40, `margin` @48,
 /// `funding_snapshot` @56, `adl_payout` @64, `open_seq` @72, `last_update_slot` @80,
 /// `bankrupt_since_slot` @88, `status` @96, `flags` @97, `next_free` @100.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct PositionSlot {
     /// Wallet that owns the position (the `UserAccount` is PDA `["user", exchange, owner]`).
     pub owner: Pubkey,

@@ -1,5 +1,4 @@
 use anchor_lang::prelude::*;
-use bytemuck::{Pod, Zeroable};
 use core::cmp::Ordering;
 use core::mem::{align_of, size_of};
 
@@ -10,8 +9,8 @@ use crate::state::DISCRIMINATOR_LEN;
 /// One entry of a sorted queue array. Arrays are ascending by `(key, order)`.
 /// `order` = `open_seq << 24 | slot`: older positions first on equal keys, and the entry
 /// names its slot (`math::slot_of_order`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct QueueEntry {
     pub key: i64,
     pub order: u64,

@@ -1,5 +1,4 @@
 use anchor_lang::prelude::*;
-use bytemuck::{Pod, Zeroable};
 use core::mem::{align_of, size_of};
 
 use crate::error::AdlError;
@@ -9,8 +8,8 @@ use crate::state::position::NIL;
 pub const MAX_USER_POSITIONS: usize = 16;
 
 /// A user's reference to one of its open slots.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct UserPositionRef {
     pub market: Pubkey,
     /// Slot index in the market's book (`NIL`: unused entry).

@@ -1,0 +1,8 @@
+//! Integration tests: the program runs natively in a solana-program-test bank with the real
+//! SPL Token program. Invariants are checked after every state-changing step.
+#![allow(deprecated)]
+
+mod capacity;
+mod errors;
+mod prop;
+mod trading;
