@@ -3,6 +3,7 @@
 #![allow(deprecated)]
 
 mod capacity;
+mod demo;
 mod errors;
 mod prop;
 mod trading;

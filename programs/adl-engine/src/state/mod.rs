@@ -27,3 +27,6 @@ pub const DISCRIMINATOR_LEN: usize = 8;
 /// Sides of a market.
 pub const SIDE_LONG: u8 = 0;
 pub const SIDE_SHORT: u8 = 1;
+
+#[cfg(test)]
+mod tests;

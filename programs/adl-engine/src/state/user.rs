@@ -20,7 +20,7 @@ pub struct UserPositionRef {
 /// A trader's collateral account. Seeds: `["user", exchange, owner]`.
 ///
 /// ABI: `owner` @8, `exchange` @40, `free_collateral` @72, `bump` @80, `num_positions` @81,
-/// `positions` @88 (16 × 40 bytes).
+/// `positions` @88 (16 × 40 bytes: `market` @+0, `slot` @+32).
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct UserAccount {

@@ -1,0 +1,224 @@
+//! Book and queue views on plain byte buffers: the defensive errors no transaction can
+//! reach, and a property test of the sorted arrays against a model.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use super::*;
+use crate::error::AdlError;
+use anchor_lang::prelude::*;
+use std::collections::BTreeSet;
+
+/// An 8-aligned buffer holding a queue of `cap` entries per array.
+fn queue_buffer(cap: usize) -> Vec<u64> {
+    let mut words = vec![0u64; AdlQueue::space(cap).div_ceil(8)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    let h: &mut AdlQueue =
+        bytemuck::from_bytes_mut(&mut bytes[DISCRIMINATOR_LEN..QUEUE_ARRAYS_OFFSET]);
+    h.capacity = cap as u32;
+    words
+}
+
+fn err_of<T>(r: Result<T>) -> Option<u32> {
+    match r {
+        Err(anchor_lang::error::Error::AnchorError(e)) => Some(e.error_code_number),
+        _ => None,
+    }
+}
+
+fn code(e: AdlError) -> Option<u32> {
+    Some(e as u32 + anchor_lang::error::ERROR_CODE_OFFSET)
+}
+
+#[test]
+fn corrupt_account_on_short_or_misaligned_data() {
+    let mut words = queue_buffer(4);
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    assert_eq!(
+        err_of(queue_mut(&mut bytes[..20])),
+        code(AdlError::CorruptAccount)
+    );
+    // Shifted by one byte: the header is no longer 8-aligned.
+    let len = bytes.len();
+    assert_eq!(
+        err_of(queue_mut(&mut bytes[1..len])),
+        code(AdlError::CorruptAccount)
+    );
+    let mut book = vec![0u64; PositionBook::space(2).div_ceil(8)];
+    let b: &mut [u8] = bytemuck::cast_slice_mut(&mut book);
+    assert_eq!(
+        err_of(book_mut(&mut b[..50])),
+        code(AdlError::CorruptAccount)
+    );
+    // A header that claims more slots than the data holds.
+    let h: &mut PositionBook =
+        bytemuck::from_bytes_mut(&mut b[DISCRIMINATOR_LEN..BOOK_SLOTS_OFFSET]);
+    h.capacity = 3;
+    assert_eq!(err_of(book_mut(b)), code(AdlError::CorruptAccount));
+}
+
+#[test]
+fn queue_full_and_queue_corrupt() {
+    let mut words = queue_buffer(2);
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    let mut q = queue_mut(bytes).unwrap();
+    let e = |k: i64, o: u64| QueueEntry { key: k, order: o };
+    q.insert(e(1, 1), e(1, 1)).unwrap();
+    q.insert(e(2, 2), e(2, 2)).unwrap();
+    assert_eq!(
+        err_of(q.insert(e(3, 3), e(3, 3))),
+        code(AdlError::QueueFull)
+    );
+    assert_eq!(
+        err_of(q.remove(e(9, 9), e(9, 9))),
+        code(AdlError::QueueCorrupt)
+    );
+    assert_eq!(
+        err_of(q.reposition((e(9, 9), e(9, 9)), (e(1, 9), e(1, 9)))),
+        code(AdlError::QueueCorrupt)
+    );
+}
+
+#[test]
+fn book_allocates_then_reuses_freed_slots() {
+    let mut words = vec![0u64; PositionBook::space(3).div_ceil(8)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    {
+        let h: &mut PositionBook =
+            bytemuck::from_bytes_mut(&mut bytes[DISCRIMINATOR_LEN..BOOK_SLOTS_OFFSET]);
+        h.capacity = 3;
+        h.free_head = NIL;
+    }
+    let mut b = book_mut(bytes).unwrap();
+    let owner = Pubkey::new_unique();
+    assert_eq!(b.allocate(owner, 0, 1).unwrap(), 0);
+    assert_eq!(b.allocate(owner, 1, 1).unwrap(), 1);
+    assert_eq!(b.allocate(owner, 2, 1).unwrap(), 2);
+    assert_eq!(err_of(b.allocate(owner, 3, 1)), code(AdlError::BookFull));
+    b.release(1).unwrap();
+    b.release(0).unwrap();
+    assert_eq!(err_of(b.release(0)), code(AdlError::SlotNotOpen));
+    assert_eq!(b.allocate(owner, 4, 1).unwrap(), 0);
+    assert_eq!(b.allocate(owner, 5, 1).unwrap(), 1);
+    assert_eq!(b.header.num_open, 3);
+    assert_eq!(b.slot(1).unwrap().open_seq, 5);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(i64),
+        Remove(usize),
+        Move(usize, i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (-20i64..20).prop_map(Op::Insert),
+            any::<usize>().prop_map(Op::Remove),
+            (any::<usize>(), -20i64..20).prop_map(|(i, k)| Op::Move(i, k)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        /// Insert, remove and reposition keep both arrays equal to a sorted model set
+        /// (keys collide often, so the order tie-break is exercised).
+        #[test]
+        fn sorted_arrays_match_model(ops in prop::collection::vec(op(), 1..80)) {
+            let cap = 64;
+            let mut words = queue_buffer(cap);
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+            let mut q = queue_mut(bytes).unwrap();
+            let mut model: BTreeSet<QueueEntry> = BTreeSet::new();
+            let mut next = 0u64;
+            for op in ops {
+                match op {
+                    Op::Insert(k) => {
+                        let e = QueueEntry { key: k, order: next };
+                        next += 1;
+                        let r = q.insert(e, e);
+                        if model.len() < cap {
+                            prop_assert!(r.is_ok());
+                            model.insert(e);
+                        } else {
+                            prop_assert!(r.is_err());
+                        }
+                    }
+                    Op::Remove(i) if !model.is_empty() => {
+                        let e = *model.iter().nth(i % model.len()).unwrap();
+                        q.remove(e, e).unwrap();
+                        model.remove(&e);
+                    }
+                    Op::Move(i, k) if !model.is_empty() => {
+                        let old = *model.iter().nth(i % model.len()).unwrap();
+                        let new = QueueEntry { key: k, order: old.order };
+                        q.reposition((old, old), (new, new)).unwrap();
+                        model.remove(&old);
+                        model.insert(new);
+                    }
+                    _ => {}
+                }
+                let want: Vec<QueueEntry> = model.iter().copied().collect();
+                prop_assert_eq!(&q.by_leverage[..q.len()], &want[..]);
+                prop_assert_eq!(&q.by_entry[..q.len()], &want[..]);
+            }
+        }
+    }
+}
+
+/// The documented ABI offsets (account data, discriminator at 0) that keepers and
+/// frontends filter and decode on.
+#[test]
+fn documented_offsets() {
+    use core::mem::offset_of;
+    let d = DISCRIMINATOR_LEN;
+    assert_eq!(d + offset_of!(Market, exchange), 8);
+    assert_eq!(d + offset_of!(Market, oracle), 40);
+    assert_eq!(d + offset_of!(Market, book), 72);
+    assert_eq!(d + offset_of!(Market, long_queue), 104);
+    assert_eq!(d + offset_of!(Market, short_queue), 136);
+    assert_eq!(d + offset_of!(Market, params), 168);
+    assert_eq!(d + offset_of!(Market, open_interest_long), 264);
+    assert_eq!(d + offset_of!(Market, open_interest_short), 272);
+    assert_eq!(d + offset_of!(Market, cumulative_funding), 280);
+    assert_eq!(d + offset_of!(Market, funding_pool), 288);
+    assert_eq!(d + offset_of!(Market, fee_pool), 296);
+    assert_eq!(d + offset_of!(Market, rounding_sink), 304);
+    assert_eq!(d + offset_of!(Market, next_position_seq), 312);
+    assert_eq!(d + offset_of!(Market, last_funding_slot), 320);
+    assert_eq!(d + offset_of!(Market, num_positions), 328);
+    assert_eq!(d + offset_of!(Market, market_index), 332);
+    assert_eq!(d + offset_of!(Market, bump), 334);
+    assert_eq!(d + offset_of!(Market, adl_mode), 335);
+    assert_eq!(d + offset_of!(Market, oracle_kind), 336);
+    assert_eq!(d + offset_of!(UserAccount, owner), 8);
+    assert_eq!(d + offset_of!(UserAccount, exchange), 40);
+    assert_eq!(d + offset_of!(UserAccount, free_collateral), 72);
+    assert_eq!(d + offset_of!(UserAccount, num_positions), 81);
+    assert_eq!(d + offset_of!(UserAccount, positions), 88);
+    assert_eq!(d + offset_of!(PositionBook, market), 8);
+    assert_eq!(d + offset_of!(PositionBook, capacity), 40);
+    assert_eq!(d + offset_of!(PositionBook, high_water), 52);
+    assert_eq!(BOOK_SLOTS_OFFSET, 104);
+    assert_eq!(d + offset_of!(AdlQueue, market), 8);
+    assert_eq!(d + offset_of!(AdlQueue, capacity), 40);
+    assert_eq!(d + offset_of!(AdlQueue, len), 44);
+    assert_eq!(d + offset_of!(AdlQueue, side), 48);
+    assert_eq!(QUEUE_ARRAYS_OFFSET, 96);
+    assert_eq!(offset_of!(PositionSlot, owner), 0);
+    assert_eq!(offset_of!(PositionSlot, base), 32);
+    assert_eq!(offset_of!(PositionSlot, cost_basis), 40);
+    assert_eq!(offset_of!(PositionSlot, margin), 48);
+    assert_eq!(offset_of!(PositionSlot, funding_snapshot), 56);
+    assert_eq!(offset_of!(PositionSlot, adl_payout), 64);
+    assert_eq!(offset_of!(PositionSlot, open_seq), 72);
+    assert_eq!(offset_of!(PositionSlot, last_update_slot), 80);
+    assert_eq!(offset_of!(PositionSlot, bankrupt_since_slot), 88);
+    assert_eq!(offset_of!(PositionSlot, status), 96);
+    assert_eq!(offset_of!(PositionSlot, next_free), 100);
+    // 100,000 positions fit one account.
+    assert!(PositionBook::space(100_000) <= MAX_ACCOUNT_LEN);
+}

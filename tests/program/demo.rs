@@ -1,0 +1,13 @@
+//! The README's first command: the demo runs to the end, prints both queues and reports
+//! exact conservation.
+
+#[tokio::test]
+async fn demo_prints_both_queues_and_exact_conservation() {
+    let report = adl_keeper::demo::run().await.unwrap();
+    assert!(report.contains("LONG queue at price 104.000000 (9 positions"));
+    assert!(report.contains("SHORT queue at price 104.000000 (10 positions"));
+    assert!(report.contains("-> exact"));
+    // Ranks 1..=10 on the short side, each with lights.
+    let short = report.split("SHORT queue").nth(1).unwrap();
+    assert_eq!(short.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 10);
+}
