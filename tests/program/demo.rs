@@ -9,5 +9,11 @@ async fn demo_prints_both_queues_and_exact_conservation() {
     assert!(report.contains("-> exact"));
     // Ranks 1..=10 on the short side, each with lights.
     let short = report.split("SHORT queue").nth(1).unwrap();
-    assert_eq!(short.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 10);
+    assert_eq!(
+        short
+            .lines()
+            .filter(|l| l.trim_start().starts_with(char::is_numeric))
+            .count(),
+        10
+    );
 }
