@@ -84,6 +84,56 @@ pub struct MarketSnapshot {
 }
 
 impl MarketSnapshot {
+    /// Slots allocated to an owner (open, or closed by ADL with a payout to claim).
+    pub fn allocated_slots(&self) -> impl Iterator<Item = (u32, &PositionSlot)> {
+        self.book
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_allocated())
+            .map(|(i, s)| (i as u32, s))
+    }
+
+    /// Active ADL events with their ring index.
+    pub fn active_events(&self) -> impl Iterator<Item = (usize, &AdlEvent)> {
+        self.market
+            .adl_events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.status == EVENT_ACTIVE)
+    }
+
+    /// The next counterparties of an active ranked event, as a keeper submits them (at most
+    /// `max`), computed with the program's own rank walk.
+    pub fn next_adl_counterparties(
+        &self,
+        index: usize,
+        max: usize,
+    ) -> Vec<adl_engine::adl::PlannedFill> {
+        let ev = self.market.adl_events[index];
+        let q = if ev.side == SIDE_LONG {
+            &self.short_queue
+        } else {
+            &self.long_queue
+        };
+        let mut walk = adl_engine::adl::RankWalk::new(
+            &q.by_leverage,
+            &q.by_entry,
+            |s| self.book.slots.get(s as usize),
+            self.market.cumulative_funding,
+            ev.exec_price,
+            ev.base_remaining,
+        );
+        let mut out = Vec::new();
+        while out.len() < max {
+            match walk.next_fill() {
+                Some(f) => out.push(f),
+                None => break,
+            }
+        }
+        out
+    }
+
     pub fn queue(&self, side: u8) -> &QueueSnapshot {
         if side == SIDE_LONG {
             &self.long_queue

@@ -327,3 +327,199 @@ pub mod token {
         )
     }
 }
+
+pub use adl_engine::instructions::RankProof;
+
+pub fn insurance_fund_pda(exchange: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[InsuranceFund::SEED, exchange.as_ref()], &PROGRAM_ID).0
+}
+
+pub fn stake_pda(fund: &Pubkey, staker: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[InsuranceStake::SEED, fund.as_ref(), staker.as_ref()],
+        &PROGRAM_ID,
+    )
+    .0
+}
+
+pub fn init_insurance_fund(
+    admin: &Pubkey,
+    exchange: &Pubkey,
+    unstake_cooldown_slots: u64,
+) -> Instruction {
+    build(
+        acc::InitInsuranceFund {
+            admin: *admin,
+            exchange: *exchange,
+            fund: insurance_fund_pda(exchange),
+            system_program: system_program(),
+        },
+        ix::InitInsuranceFund {
+            unstake_cooldown_slots,
+        },
+    )
+}
+
+pub fn if_create_stake(staker: &Pubkey, exchange: &Pubkey) -> Instruction {
+    let fund = insurance_fund_pda(exchange);
+    build(
+        acc::CreateStake {
+            staker: *staker,
+            fund,
+            stake: stake_pda(&fund, staker),
+            system_program: system_program(),
+        },
+        ix::IfCreateStake {},
+    )
+}
+
+fn stake_op(staker: &Pubkey, exchange: &Pubkey, staker_token: &Pubkey) -> acc::StakeOp {
+    let fund = insurance_fund_pda(exchange);
+    acc::StakeOp {
+        staker: *staker,
+        exchange: *exchange,
+        fund,
+        stake: stake_pda(&fund, staker),
+        vault: vault_pda(exchange),
+        staker_token: *staker_token,
+        token_program: spl_token::ID,
+    }
+}
+
+pub fn if_stake(
+    staker: &Pubkey,
+    exchange: &Pubkey,
+    staker_token: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        stake_op(staker, exchange, staker_token),
+        ix::IfStake { amount },
+    )
+}
+
+pub fn if_request_unstake(
+    staker: &Pubkey,
+    exchange: &Pubkey,
+    staker_token: &Pubkey,
+    shares: u64,
+) -> Instruction {
+    build(
+        stake_op(staker, exchange, staker_token),
+        ix::IfRequestUnstake { shares },
+    )
+}
+
+pub fn if_cancel_unstake(staker: &Pubkey, exchange: &Pubkey, staker_token: &Pubkey) -> Instruction {
+    build(
+        stake_op(staker, exchange, staker_token),
+        ix::IfCancelUnstake {},
+    )
+}
+
+pub fn if_unstake(staker: &Pubkey, exchange: &Pubkey, staker_token: &Pubkey) -> Instruction {
+    build(stake_op(staker, exchange, staker_token), ix::IfUnstake {})
+}
+
+pub fn sweep_fees(exchange: &Pubkey, market: &Pubkey) -> Instruction {
+    build(
+        acc::SweepFees {
+            exchange: *exchange,
+            market: *market,
+            fund: insurance_fund_pda(exchange),
+        },
+        ix::SweepFees {},
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn liquidate(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    owner: &Pubkey,
+    liquidator: &Pubkey,
+    slot: u32,
+    base: u64,
+    margin: u64,
+) -> Instruction {
+    build(
+        acc::Liquidate {
+            exchange: *exchange,
+            market: m.market,
+            oracle: m.oracle,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+            fund: insurance_fund_pda(exchange),
+            liquidatee_user: user_pda(exchange, owner),
+            liquidator_user: user_pda(exchange, liquidator),
+            liquidator: *liquidator,
+        },
+        ix::Liquidate { slot, base, margin },
+    )
+}
+
+pub fn flag_bankrupt(exchange: &Pubkey, m: &MarketAccounts, slot: u32) -> Instruction {
+    build(
+        acc::FlagBankrupt {
+            exchange: *exchange,
+            market: m.market,
+            oracle: m.oracle,
+            book: m.book,
+        },
+        ix::FlagBankrupt { slot },
+    )
+}
+
+pub fn start_adl(exchange: &Pubkey, m: &MarketAccounts, owner: &Pubkey, slot: u32) -> Instruction {
+    build(
+        acc::StartAdl {
+            exchange: *exchange,
+            market: m.market,
+            oracle: m.oracle,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+            fund: insurance_fund_pda(exchange),
+            user: user_pda(exchange, owner),
+        },
+        ix::StartAdl { slot },
+    )
+}
+
+pub fn auto_deleverage(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    event_index: u8,
+    event_id: u64,
+    slots: Vec<u32>,
+) -> Instruction {
+    build(
+        acc::AutoDeleverage {
+            exchange: *exchange,
+            market: m.market,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+        },
+        ix::AutoDeleverage {
+            event_index,
+            event_id,
+            proof: RankProof { slots },
+        },
+    )
+}
+
+pub fn claim_adl_payout(exchange: &Pubkey, m: &MarketAccounts, owner: &Pubkey) -> Instruction {
+    build(
+        acc::ClaimAdlPayout {
+            exchange: *exchange,
+            market: m.market,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+            user: user_pda(exchange, owner),
+        },
+        ix::ClaimAdlPayout {},
+    )
+}

@@ -26,6 +26,9 @@ pub const fn price(dollars: u64) -> u64 {
     dollars * 1_000_000
 }
 
+/// Unstake cooldown of the fixture's insurance fund, slots.
+pub const UNSTAKE_COOLDOWN_SLOTS: u64 = 100;
+
 /// Parameters used by the demo and most tests: 10x initial, 20x maintenance.
 pub fn default_params() -> MarketParamsArgs {
     MarketParamsArgs {
@@ -122,7 +125,53 @@ impl Fixture {
             users: vec![],
         };
         f.add_oracle(oracle_price).await;
+        let ix =
+            client::init_insurance_fund(&f.admin.pubkey(), &f.exchange, UNSTAKE_COOLDOWN_SLOTS);
+        f.bank
+            .send(&[ix], &[])
+            .await
+            .unwrap_or_else(|e| panic!("insurance fund setup failed: {e}"));
         f
+    }
+
+    pub fn fund_key(&self) -> Pubkey {
+        client::insurance_fund_pda(&self.exchange)
+    }
+
+    pub async fn fund(&mut self) -> InsuranceFund {
+        let key = self.fund_key();
+        let data = self.bank.data(&key).await;
+        read_zero_copy(&data).unwrap_or_else(|| panic!("insurance fund missing"))
+    }
+
+    pub async fn stake_account(&mut self, user: usize) -> Option<InsuranceStake> {
+        let key = client::stake_pda(&self.fund_key(), &self.users[user].key());
+        let data = self.bank.data(&key).await;
+        read_borsh(&data)
+    }
+
+    /// `user` creates its stake account (first time) and stakes `amount` from its wallet.
+    pub async fn stake(&mut self, user: usize, amount: u64) -> Result<(), BanksClientError> {
+        let mut ixs = vec![];
+        if self.stake_account(user).await.is_none() {
+            ixs.push(client::if_create_stake(
+                &self.users[user].key(),
+                &self.exchange,
+            ));
+        }
+        ixs.push(client::if_stake(
+            &self.users[user].key(),
+            &self.exchange,
+            &self.users[user].token,
+            amount,
+        ));
+        self.send_as(&ixs, &[user]).await
+    }
+
+    /// The slot of `user`'s position in `market`.
+    pub async fn slot_of(&mut self, market: usize, user: usize) -> Option<u32> {
+        let key = self.markets[market].market;
+        self.user_account(user).await.position_slot(&key)
     }
 
     pub async fn add_oracle(&mut self, oracle_price: u64) -> Pubkey {
@@ -343,8 +392,10 @@ impl Fixture {
         for m in 0..self.markets.len() {
             markets.push(self.market_snapshot(m).await);
         }
+        let fund = Some(self.fund().await);
         ExchangeSnapshot {
             vault_balance,
+            fund,
             users,
             markets,
         }

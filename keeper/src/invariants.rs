@@ -13,6 +13,8 @@ use crate::accounts::MarketSnapshot;
 #[derive(Clone, Debug)]
 pub struct ExchangeSnapshot {
     pub vault_balance: u64,
+    /// The exchange's insurance fund, once created.
+    pub fund: Option<InsuranceFund>,
     pub users: Vec<UserAccount>,
     pub markets: Vec<MarketSnapshot>,
 }
@@ -24,6 +26,9 @@ pub struct Conservation {
     pub free_collateral: i128,
     pub margins: i128,
     pub adl_payouts: i128,
+    /// Cash held by active ADL events' escrows.
+    pub adl_escrow: i128,
+    pub insurance_fund: i128,
     pub fee_pools: i128,
     pub funding_pools: i128,
     pub rounding_sinks: i128,
@@ -31,11 +36,14 @@ pub struct Conservation {
 }
 
 impl Conservation {
-    /// Right-hand side: `Σfree + Σmargin + Σpayouts + fees + funding + sinks − ΣB_q`.
+    /// Right-hand side: `Σfree + Σmargin + Σpayouts + escrow + fund + fees + funding + sinks −
+    /// ΣB_q` (escrowed positions' cost bases included).
     pub fn accounted(&self) -> i128 {
         self.free_collateral
             + self.margins
             + self.adl_payouts
+            + self.adl_escrow
+            + self.insurance_fund
             + self.fee_pools
             + self.funding_pools
             + self.rounding_sinks
@@ -47,13 +55,18 @@ pub fn conservation(s: &ExchangeSnapshot) -> Conservation {
     let mut c = Conservation {
         vault: s.vault_balance as i128,
         free_collateral: s.users.iter().map(|u| u.free_collateral as i128).sum(),
+        insurance_fund: s.fund.map(|f| f.balance as i128).unwrap_or(0),
         ..Conservation::default()
     };
     for m in &s.markets {
-        for (_, p) in m.book.open_slots() {
+        for (_, p) in m.allocated_slots() {
             c.margins += p.margin as i128;
             c.adl_payouts += p.adl_payout as i128;
             c.cost_bases += p.cost_basis as i128;
+        }
+        for (_, e) in m.active_events() {
+            c.adl_escrow += e.escrow_cash as i128;
+            c.cost_bases += e.escrow_cost as i128;
         }
         c.fee_pools += m.market.fee_pool as i128;
         c.funding_pools += m.market.funding_pool as i128;
@@ -76,7 +89,7 @@ pub fn check_conservation(s: &ExchangeSnapshot) -> Result<(), String> {
 }
 
 /// Invariant 2: long open interest equals short open interest, and both equal the sums of
-/// the book's positions.
+/// the book's positions plus the active ADL events' escrowed sizes.
 pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
     let (mut long, mut short) = (0u128, 0u128);
     for (_, p) in m.book.open_slots() {
@@ -84,6 +97,13 @@ pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
             long += p.base as u128;
         } else {
             short += p.base.unsigned_abs() as u128;
+        }
+    }
+    for (_, e) in m.active_events() {
+        if e.side == SIDE_LONG {
+            long += e.base_remaining as u128;
+        } else {
+            short += e.base_remaining as u128;
         }
     }
     let mk = &m.market;
@@ -108,15 +128,14 @@ pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
 pub fn check_queues(m: &MarketSnapshot) -> Result<(), String> {
     let mut expected: [BTreeMap<u32, (QueueEntry, QueueEntry)>; 2] =
         [BTreeMap::new(), BTreeMap::new()];
-    let mut open = 0u32;
     for (i, p) in m.book.open_slots() {
         let (side, lev, ent) = p.queue_entries(i).map_err(|e| format!("slot {i}: {e}"))?;
         expected[side as usize].insert(i, (lev, ent));
-        open += 1;
     }
+    let open = m.allocated_slots().count() as u32;
     if open != m.book.header.num_open || open != m.market.num_positions {
         return Err(format!(
-            "book counts: {open} open slots, header {}, market {}",
+            "book counts: {open} allocated slots, header {}, market {}",
             m.book.header.num_open, m.market.num_positions
         ));
     }
@@ -202,9 +221,9 @@ pub fn check_user_refs(s: &ExchangeSnapshot) -> Result<(), String> {
                     u.owner, r.slot
                 )
             })?;
-            if !p.is_open() || p.owner != u.owner {
+            if !p.is_allocated() || p.owner != u.owner {
                 return Err(format!(
-                    "user {} references slot {} that is not its open position",
+                    "user {} references slot {} that is not its position",
                     u.owner, r.slot
                 ));
             }
@@ -218,7 +237,7 @@ pub fn check_user_refs(s: &ExchangeSnapshot) -> Result<(), String> {
         }
     }
     for m in &s.markets {
-        for (i, _) in m.book.open_slots() {
+        for (i, _) in m.allocated_slots() {
             if !refs.contains(&(m.key, i)) {
                 return Err(format!(
                     "open slot {i} of market {} has no user reference",

@@ -2,6 +2,7 @@
 //! SPL Token program. Invariants are checked after every state-changing step.
 #![allow(deprecated)]
 
+mod adl;
 mod capacity;
 mod demo;
 mod errors;

@@ -21,7 +21,11 @@ pub fn assert_adl_err(r: Result<(), BanksClientError>, e: AdlError) {
 
 /// Serialized state of the whole exchange, for "a rejected instruction changed nothing".
 pub async fn state_bytes(f: &mut Fixture) -> Vec<Vec<u8>> {
-    let mut keys = vec![f.exchange, adl_keeper::client::vault_pda(&f.exchange)];
+    let mut keys = vec![
+        f.exchange,
+        adl_keeper::client::vault_pda(&f.exchange),
+        f.fund_key(),
+    ];
     for m in &f.markets {
         keys.extend([m.market, m.oracle, m.book, m.long_queue, m.short_queue]);
     }

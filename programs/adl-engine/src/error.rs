@@ -63,6 +63,38 @@ pub enum AdlError {
     SelfTrade,
     #[msg("queue entry for a position was not found; queue is inconsistent")]
     QueueCorrupt,
+    #[msg("position is not below maintenance margin at the oracle price")]
+    NotLiquidatable,
+    #[msg("a user cannot liquidate its own position")]
+    CannotLiquidateSelf,
+    #[msg("position is not bankrupt at the oracle price")]
+    NotBankrupt,
+    #[msg("insurance fund cannot cover this payment; start an ADL event instead")]
+    InsufficientInsurance,
+    #[msg("insurance fund covers the deficit and the bankruptcy grace period has not passed; liquidate instead")]
+    InsuranceCanCover,
+    #[msg("the market's ADL event ring is full")]
+    AdlEventRingFull,
+    #[msg("ADL event is not active (unknown, finished, or another id)")]
+    AdlEventNotActive,
+    #[msg("ADL event is not in this mode")]
+    AdlWrongMode,
+    #[msg("ADL rank proof names a slot that is not the next counterparty in rank")]
+    WrongAdlCounterparty,
+    #[msg("ADL rank proof lists more slots than the event needs or than are eligible")]
+    AdlProofTooLong,
+    #[msg("ADL rank proof is empty")]
+    AdlProofEmpty,
+    #[msg("slot has no ADL payout to claim")]
+    NothingToClaim,
+    #[msg("insurance stake already has a pending unstake request")]
+    UnstakeAlreadyPending,
+    #[msg("insurance stake has no pending unstake request")]
+    NoUnstakePending,
+    #[msg("unstake cooldown has not passed")]
+    UnstakeCooldownActive,
+    #[msg("not enough insurance shares")]
+    InsufficientShares,
     #[msg("arithmetic overflow")]
     MathOverflow,
 }

@@ -94,3 +94,97 @@ pub struct MarginChanged {
     pub delta: i64,
     pub margin: i64,
 }
+
+#[event]
+pub struct InsuranceFundInitialized {
+    pub fund: Pubkey,
+    pub unstake_cooldown_slots: u64,
+}
+
+#[event]
+pub struct Staked {
+    pub fund: Pubkey,
+    pub staker: Pubkey,
+    pub amount: u64,
+    pub shares: u64,
+}
+
+#[event]
+pub struct UnstakeRequested {
+    pub staker: Pubkey,
+    pub shares: u64,
+    /// Value of the shares at the request, quote atoms (the most the staker can receive).
+    pub value: u64,
+    pub slot: u64,
+}
+
+#[event]
+pub struct UnstakeCancelled {
+    pub staker: Pubkey,
+}
+
+#[event]
+pub struct Unstaked {
+    pub staker: Pubkey,
+    pub shares: u64,
+    pub paid: u64,
+}
+
+#[event]
+pub struct FeesSwept {
+    pub market: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct Liquidated {
+    pub market: Pubkey,
+    pub slot: u32,
+    pub owner: Pubkey,
+    pub liquidator: Pubkey,
+    pub base: u64,
+    pub price: u64,
+    pub fee: u64,
+    pub fee_to_fund: u64,
+    pub fund_paid: u64,
+    pub bankrupt: bool,
+}
+
+#[event]
+pub struct BankruptcyFlagged {
+    pub market: Pubkey,
+    pub slot: u32,
+    /// 0 when the flag was cleared (the position recovered).
+    pub since_slot: u64,
+}
+
+#[event]
+pub struct AdlStarted {
+    pub market: Pubkey,
+    pub event_id: u64,
+    pub owner: Pubkey,
+    pub side: u8,
+    pub base: u64,
+    pub exec_price: u64,
+    pub oracle_price: u64,
+    pub fund_paid: u64,
+}
+
+#[event]
+pub struct AdlFilled {
+    pub market: Pubkey,
+    pub event_id: u64,
+    pub slot: u32,
+    pub owner: Pubkey,
+    pub base: u64,
+    pub notional: u64,
+    pub payout: u64,
+    pub tier: u8,
+}
+
+#[event]
+pub struct AdlPayoutClaimed {
+    pub market: Pubkey,
+    pub owner: Pubkey,
+    pub amount: u64,
+}

@@ -8,6 +8,7 @@
 
 use anchor_lang::prelude::*;
 
+pub mod adl;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -83,5 +84,61 @@ pub mod adl_engine {
 
     pub fn remove_margin(ctx: Context<ChangeMargin>, amount: u64) -> Result<()> {
         handle_remove_margin(ctx, amount)
+    }
+
+    pub fn init_insurance_fund(
+        ctx: Context<InitInsuranceFund>,
+        unstake_cooldown_slots: u64,
+    ) -> Result<()> {
+        handle_init_insurance_fund(ctx, unstake_cooldown_slots)
+    }
+
+    pub fn if_create_stake(ctx: Context<CreateStake>) -> Result<()> {
+        handle_create_stake(ctx)
+    }
+
+    pub fn if_stake(ctx: Context<StakeOp>, amount: u64) -> Result<()> {
+        handle_if_stake(ctx, amount)
+    }
+
+    pub fn if_request_unstake(ctx: Context<StakeOp>, shares: u64) -> Result<()> {
+        handle_if_request_unstake(ctx, shares)
+    }
+
+    pub fn if_cancel_unstake(ctx: Context<StakeOp>) -> Result<()> {
+        handle_if_cancel_unstake(ctx)
+    }
+
+    pub fn if_unstake(ctx: Context<StakeOp>) -> Result<()> {
+        handle_if_unstake(ctx)
+    }
+
+    pub fn sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
+        handle_sweep_fees(ctx)
+    }
+
+    pub fn liquidate(ctx: Context<Liquidate>, slot: u32, base: u64, margin: u64) -> Result<()> {
+        handle_liquidate(ctx, slot, base, margin)
+    }
+
+    pub fn flag_bankrupt(ctx: Context<FlagBankrupt>, slot: u32) -> Result<()> {
+        handle_flag_bankrupt(ctx, slot)
+    }
+
+    pub fn start_adl(ctx: Context<StartAdl>, slot: u32) -> Result<()> {
+        handle_start_adl(ctx, slot)
+    }
+
+    pub fn auto_deleverage(
+        ctx: Context<AutoDeleverage>,
+        event_index: u8,
+        event_id: u64,
+        proof: RankProof,
+    ) -> Result<()> {
+        handle_auto_deleverage(ctx, event_index, event_id, proof)
+    }
+
+    pub fn claim_adl_payout(ctx: Context<ClaimAdlPayout>) -> Result<()> {
+        handle_claim_adl_payout(ctx)
     }
 }

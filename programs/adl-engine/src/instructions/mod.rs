@@ -1,11 +1,14 @@
 //! One file per instruction: the `Accounts` struct, its `validate()`, then the handler.
 
 pub mod add_margin;
+pub mod adl;
 pub mod create_user;
 pub mod deposit;
 pub mod init_exchange;
 pub mod init_market;
 pub mod init_oracle;
+pub mod insurance;
+pub mod liquidate;
 pub mod remove_margin;
 pub mod set_oracle_price;
 pub mod set_paused;
@@ -14,11 +17,14 @@ pub mod update_market_params;
 pub mod withdraw;
 
 pub use add_margin::*;
+pub use adl::*;
 pub use create_user::*;
 pub use deposit::*;
 pub use init_exchange::*;
 pub use init_market::*;
 pub use init_oracle::*;
+pub use insurance::*;
+pub use liquidate::*;
 pub use remove_margin::*;
 pub use set_oracle_price::*;
 pub use set_paused::*;

@@ -311,3 +311,62 @@ pub fn in_profit(is_long: bool, entry_price: i64, price: u64) -> bool {
         e > p
     }
 }
+
+/// Notional of a closing fill rounded against the owner who closes: a long sells (floor:
+/// receives no more), a short buys back (ceil: pays no less). With this rounding the full
+/// close of a position realizes exactly `equity` at that price.
+pub fn close_notional(is_long: bool, base_abs: u64, price: u64) -> MathResult<u64> {
+    let num = mul(base_abs as i128, price as i128)?;
+    to_u64(if is_long {
+        div_floor(num, BASE_PRECISION)?
+    } else {
+        div_ceil(num, BASE_PRECISION)?
+    })
+}
+
+/// ADL execution price `P_exec = (B_q − cash)·BASE/q`, where `cash` is the bankrupt
+/// position's margin plus what the insurance fund paid (`P_b − I·BASE/q`). Rounded in favour
+/// of the bankrupt escrow — up for a long, down for a short — so the fills always cover it
+/// and the rounding remainder is never negative.
+pub fn adl_exec_price(base: i64, cost_basis: i64, cash: i64) -> MathResult<u64> {
+    let num = mul(sub(cost_basis as i128, cash as i128)?, BASE_PRECISION)?;
+    let p = if base > 0 {
+        div_ceil(num, base as i128)?
+    } else {
+        div_floor(num, base as i128)?
+    };
+    if p <= 0 {
+        return Err(AdlError::MathOverflow);
+    }
+    to_u64(p)
+}
+
+/// Insurance shares for a stake of `amount`: 1:1 into an empty fund, otherwise
+/// `amount·total_shares/balance` rounded down (never more than the stake is worth).
+pub fn shares_for_stake(amount: u64, total_shares: u64, balance: u64) -> MathResult<u64> {
+    if total_shares == 0 || balance == 0 {
+        return Ok(amount);
+    }
+    to_u64(div_floor(
+        mul(amount as i128, total_shares as i128)?,
+        balance as i128,
+    )?)
+}
+
+/// Value of `shares`: `shares·balance/total_shares`, rounded down.
+pub fn shares_value(shares: u64, total_shares: u64, balance: u64) -> MathResult<u64> {
+    if total_shares == 0 {
+        return Ok(0);
+    }
+    to_u64(div_floor(
+        mul(shares as i128, balance as i128)?,
+        total_shares as i128,
+    )?)
+}
+
+/// Splits a liquidation fee: the fund's part `fee·share_bps/1e4` rounded down, the rest to
+/// the liquidator.
+pub fn split_fee(fee: u64, fund_share_bps: u32) -> MathResult<(u64, u64)> {
+    let to_fund = to_u64(div_floor(mul(fee as i128, fund_share_bps as i128)?, BPS)?)?;
+    Ok((to_fund, fee - to_fund))
+}

@@ -125,7 +125,7 @@ impl BookMut<'_> {
     pub fn release(&mut self, index: u32) -> Result<()> {
         let head = self.header.free_head;
         let s = self.slot_mut(index)?;
-        require!(s.status == SLOT_OPEN, AdlError::SlotNotOpen);
+        require!(s.status != SLOT_FREE, AdlError::SlotNotOpen);
         *s = PositionSlot {
             status: SLOT_FREE,
             next_free: head,

@@ -46,6 +46,12 @@ pub enum PauseBit {
     RemoveMargin = 4,
     CreateUser = 5,
     SetOraclePrice = 6,
+    Liquidate = 7,
+    StartAdl = 8,
+    AutoDeleverage = 9,
+    Stake = 10,
+    Unstake = 11,
+    ClaimPayout = 12,
 }
 
 impl PauseBit {

@@ -94,6 +94,56 @@ pub const ADL_MODE_RANKED_QUEUE: u8 = 0;
 pub const ADL_MODE_PRO_RATA: u8 = 1;
 pub const ADL_MODE_LEVERAGE_DRAIN: u8 = 2;
 
+/// ADL event status values.
+pub const EVENT_EMPTY: u8 = 0;
+pub const EVENT_ACTIVE: u8 = 1;
+pub const EVENT_DONE: u8 = 2;
+
+/// Events one market can hold at once (a ring: finished events are overwritten).
+pub const ADL_EVENT_RING: usize = 8;
+
+/// A bankruptcy being resolved by ADL. The bankrupt position moved here ("escrow"): its
+/// remaining size still counts in open interest on its side, its cost basis in the cost
+/// bases, and `escrow_cash` (its margin plus the fund's payment plus fill proceeds) in the
+/// conservation equation. 128 bytes.
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AdlEvent {
+    /// Owner of the bankrupt position.
+    pub owner: Pubkey,
+    /// Unique per market (`Market::next_event_id`).
+    pub id: u64,
+    /// Size of the bankrupt position, base atoms (absolute).
+    pub base_total: u64,
+    /// Size still to be deleveraged, base atoms (absolute).
+    pub base_remaining: u64,
+    /// Execution price `P_exec`, price atoms.
+    pub exec_price: u64,
+    /// Oracle price when the event started.
+    pub oracle_price: u64,
+    pub start_slot: u64,
+    /// After this slot a ranked event may be switched to pro-rata.
+    pub deadline_slot: u64,
+    /// What the insurance fund paid into the event, quote atoms.
+    pub fund_paid: u64,
+    /// Cost basis of the escrowed position (signed, unchanged until the event completes).
+    pub escrow_cost: i64,
+    /// Margin + fund payment + fill proceeds of the escrow (signed), quote atoms.
+    pub escrow_cash: i64,
+    /// Side of the bankrupt position (`SIDE_LONG`/`SIDE_SHORT`); counterparties are the other side.
+    pub side: u8,
+    /// `EVENT_*`.
+    pub status: u8,
+    /// `ADL_MODE_*` this event runs in.
+    pub mode: u8,
+    pub padding: [u8; 1],
+    /// Fills so far.
+    pub fills: u32,
+    pub reserved: [u64; 1],
+}
+
+const _: () = assert!(size_of::<AdlEvent>() == 128);
+
 /// A perpetual market. Seeds: `["market", exchange, index u16 LE]`.
 ///
 /// ABI (offsets from the start of account data, discriminator at 0): `exchange` @8,
@@ -101,7 +151,7 @@ pub const ADL_MODE_LEVERAGE_DRAIN: u8 = 2;
 /// `open_interest_long` @264, `open_interest_short` @272, `cumulative_funding` @280,
 /// `funding_pool` @288, `fee_pool` @296, `rounding_sink` @304, `next_position_seq` @312,
 /// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
-/// `adl_mode` @335, `oracle_kind` @336.
+/// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 128).
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -139,10 +189,14 @@ pub struct Market {
     /// `ORACLE_KIND_*`.
     pub oracle_kind: u8,
     pub padding: [u8; 7],
-    pub reserved: [u64; 64],
+    /// Id given to the next ADL event.
+    pub next_event_id: u64,
+    /// Ring of ADL events.
+    pub adl_events: [AdlEvent; ADL_EVENT_RING],
+    pub reserved: [u64; 32],
 }
 
-const _: () = assert!(size_of::<Market>() == 848);
+const _: () = assert!(size_of::<Market>() == 1624);
 const _: () = assert!(align_of::<Market>() == 8);
 
 impl Market {
@@ -154,6 +208,13 @@ impl Market {
         } else {
             self.short_queue
         }
+    }
+
+    /// Index of a ring entry free for a new event (empty or finished).
+    pub fn free_event_index(&self) -> Option<usize> {
+        self.adl_events
+            .iter()
+            .position(|e| e.status != EVENT_ACTIVE)
     }
 
     /// Allocates the next open-sequence number.

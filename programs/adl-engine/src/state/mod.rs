@@ -7,6 +7,7 @@
 
 pub mod book;
 pub mod exchange;
+pub mod insurance;
 pub mod market;
 pub mod oracle;
 pub mod position;
@@ -15,6 +16,7 @@ pub mod user;
 
 pub use book::*;
 pub use exchange::*;
+pub use insurance::*;
 pub use market::*;
 pub use oracle::*;
 pub use position::*;

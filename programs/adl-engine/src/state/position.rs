@@ -9,6 +9,8 @@ use crate::state::{SIDE_LONG, SIDE_SHORT};
 /// Slot status values.
 pub const SLOT_FREE: u8 = 0;
 pub const SLOT_OPEN: u8 = 1;
+/// Closed by ADL; holds the owner's payout until it is claimed.
+pub const SLOT_ADL_CLOSED: u8 = 2;
 
 /// Marks "no slot" in free lists and references.
 pub const NIL: u32 = u32::MAX;
@@ -39,7 +41,7 @@ pub struct PositionSlot {
     pub last_update_slot: u64,
     /// Slot at which the position was first seen bankrupt (0: not flagged).
     pub bankrupt_since_slot: u64,
-    /// `SLOT_FREE` or `SLOT_OPEN`.
+    /// `SLOT_FREE`, `SLOT_OPEN` or `SLOT_ADL_CLOSED`.
     pub status: u8,
     pub flags: u8,
     pub padding: [u8; 2],
@@ -53,6 +55,11 @@ const _: () = assert!(align_of::<PositionSlot>() == 8);
 impl PositionSlot {
     pub fn is_open(&self) -> bool {
         self.status == SLOT_OPEN && self.base != 0
+    }
+
+    /// Allocated to an owner (open, or closed by ADL with a payout to claim).
+    pub fn is_allocated(&self) -> bool {
+        self.status != SLOT_FREE
     }
 
     pub fn side(&self) -> u8 {

@@ -132,6 +132,24 @@ impl QueueMut<'_> {
         Ok(())
     }
 
+    /// Removes several positions' entries with one compaction pass per array.
+    pub fn remove_many(
+        &mut self,
+        mut lev: Vec<QueueEntry>,
+        mut ent: Vec<QueueEntry>,
+    ) -> Result<()> {
+        if lev.is_empty() {
+            return Ok(());
+        }
+        lev.sort_unstable();
+        ent.sort_unstable();
+        let len = self.len();
+        compact(self.by_leverage, len, &lev)?;
+        compact(self.by_entry, len, &ent)?;
+        self.header.len -= lev.len() as u32;
+        Ok(())
+    }
+
     /// Re-indexes a position whose keys changed: one binary search and one shift per array.
     pub fn reposition(
         &mut self,
@@ -159,6 +177,26 @@ fn sorted_remove(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> Result<()
     let i = sorted_find(arr, len, e).ok_or(AdlError::QueueCorrupt)?;
     arr.copy_within(i + 1..len, i);
     arr[len - 1] = QueueEntry::default();
+    Ok(())
+}
+
+/// Drops the sorted entries `gone` from `arr[..len]` in one pass (merge walk).
+fn compact(arr: &mut [QueueEntry], len: usize, gone: &[QueueEntry]) -> Result<()> {
+    let first = sorted_find(arr, len, gone[0]).ok_or(AdlError::QueueCorrupt)?;
+    let mut w = first;
+    let mut g = 0;
+    for r in first..len {
+        if g < gone.len() && arr[r] == gone[g] {
+            g += 1;
+        } else {
+            arr[w] = arr[r];
+            w += 1;
+        }
+    }
+    require!(g == gone.len(), AdlError::QueueCorrupt);
+    for e in arr[w..len].iter_mut() {
+        *e = QueueEntry::default();
+    }
     Ok(())
 }
 

@@ -1,0 +1,262 @@
+//! Insurance fund: creation, staking, cooldown-delayed unstaking, fee sweeping.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, Token, TokenAccount, Transfer};
+
+use crate::error::AdlError;
+use crate::events::*;
+use crate::math;
+use crate::state::*;
+
+#[derive(Accounts)]
+pub struct InitInsuranceFund<'info> {
+    #[account(mut)]
+    pub admin: Signer<'info>,
+    #[account(has_one = admin @ AdlError::Unauthorized)]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(
+        init,
+        payer = admin,
+        space = 8 + core::mem::size_of::<InsuranceFund>(),
+        seeds = [InsuranceFund::SEED, exchange.key().as_ref()],
+        bump
+    )]
+    pub fund: AccountLoader<'info, InsuranceFund>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handle_init_insurance_fund(
+    ctx: Context<InitInsuranceFund>,
+    unstake_cooldown_slots: u64,
+) -> Result<()> {
+    let mut f = ctx.accounts.fund.load_init()?;
+    f.exchange = ctx.accounts.exchange.key();
+    f.unstake_cooldown_slots = unstake_cooldown_slots;
+    f.bump = ctx.bumps.fund;
+    emit!(InsuranceFundInitialized {
+        fund: ctx.accounts.fund.key(),
+        unstake_cooldown_slots,
+    });
+    Ok(())
+}
+
+#[derive(Accounts)]
+pub struct CreateStake<'info> {
+    #[account(mut)]
+    pub staker: Signer<'info>,
+    pub fund: AccountLoader<'info, InsuranceFund>,
+    #[account(
+        init,
+        payer = staker,
+        space = 8 + InsuranceStake::INIT_SPACE,
+        seeds = [InsuranceStake::SEED, fund.key().as_ref(), staker.key().as_ref()],
+        bump
+    )]
+    pub stake: Box<Account<'info, InsuranceStake>>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handle_create_stake(ctx: Context<CreateStake>) -> Result<()> {
+    let epoch = ctx.accounts.fund.load()?.share_epoch;
+    let s = &mut ctx.accounts.stake;
+    s.fund = ctx.accounts.fund.key();
+    s.staker = ctx.accounts.staker.key();
+    s.epoch = epoch;
+    s.bump = ctx.bumps.stake;
+    Ok(())
+}
+
+/// Accounts of every staker instruction.
+#[derive(Accounts)]
+pub struct StakeOp<'info> {
+    pub staker: Signer<'info>,
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut)]
+    pub fund: AccountLoader<'info, InsuranceFund>,
+    #[account(mut)]
+    pub stake: Box<Account<'info, InsuranceStake>>,
+    #[account(mut)]
+    pub vault: Box<Account<'info, TokenAccount>>,
+    /// The staker's collateral token account (source of stakes, destination of unstakes).
+    #[account(mut)]
+    pub staker_token: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl StakeOp<'_> {
+    pub fn validate(&self, fund: &InsuranceFund) -> Result<()> {
+        require_keys_eq!(
+            fund.exchange,
+            self.exchange.key(),
+            AdlError::ExchangeMismatch
+        );
+        require_keys_eq!(self.stake.fund, self.fund.key(), AdlError::ExchangeMismatch);
+        require_keys_eq!(
+            self.stake.staker,
+            self.staker.key(),
+            AdlError::UserOwnerMismatch
+        );
+        require_keys_eq!(
+            self.vault.key(),
+            self.exchange.vault,
+            AdlError::VaultMismatch
+        );
+        require_keys_eq!(
+            self.staker_token.mint,
+            self.exchange.collateral_mint,
+            AdlError::VaultMismatch
+        );
+        Ok(())
+    }
+}
+
+pub fn handle_if_stake(ctx: Context<StakeOp>, amount: u64) -> Result<()> {
+    let a = ctx.accounts;
+    a.exchange.check_not_paused(PauseBit::Stake)?;
+    require!(amount > 0, AdlError::ZeroAmount);
+    let (shares, fund_key) = {
+        let mut f = a.fund.load_mut()?;
+        a.validate(&f)?;
+        a.stake.sync_epoch(&f);
+        let shares = math::shares_for_stake(amount, f.total_shares, f.balance)?;
+        require!(shares > 0, AdlError::ZeroAmount);
+        f.balance = math::add_u64(f.balance, amount)?;
+        f.total_shares = math::add_u64(f.total_shares, shares)?;
+        (shares, a.fund.key())
+    };
+    a.stake.shares = math::add_u64(a.stake.shares, shares)?;
+    token::transfer(
+        CpiContext::new(
+            a.token_program.key(),
+            Transfer {
+                from: a.staker_token.to_account_info(),
+                to: a.vault.to_account_info(),
+                authority: a.staker.to_account_info(),
+            },
+        ),
+        amount,
+    )?;
+    emit!(Staked {
+        fund: fund_key,
+        staker: a.staker.key(),
+        amount,
+        shares,
+    });
+    Ok(())
+}
+
+pub fn handle_if_request_unstake(ctx: Context<StakeOp>, shares: u64) -> Result<()> {
+    let a = ctx.accounts;
+    a.exchange.check_not_paused(PauseBit::Unstake)?;
+    require!(shares > 0, AdlError::ZeroAmount);
+    let f = a.fund.load()?;
+    a.validate(&f)?;
+    a.stake.sync_epoch(&f);
+    require!(a.stake.pending_shares == 0, AdlError::UnstakeAlreadyPending);
+    require!(shares <= a.stake.shares, AdlError::InsufficientShares);
+    let value = math::shares_value(shares, f.total_shares, f.balance)?;
+    a.stake.pending_shares = shares;
+    a.stake.pending_value = value;
+    a.stake.request_slot = Clock::get()?.slot;
+    emit!(UnstakeRequested {
+        staker: a.staker.key(),
+        shares,
+        value,
+        slot: a.stake.request_slot,
+    });
+    Ok(())
+}
+
+pub fn handle_if_cancel_unstake(ctx: Context<StakeOp>) -> Result<()> {
+    let a = ctx.accounts;
+    let f = a.fund.load()?;
+    a.validate(&f)?;
+    a.stake.sync_epoch(&f);
+    require!(a.stake.pending_shares > 0, AdlError::NoUnstakePending);
+    a.stake.pending_shares = 0;
+    a.stake.pending_value = 0;
+    a.stake.request_slot = 0;
+    emit!(UnstakeCancelled {
+        staker: a.staker.key(),
+    });
+    Ok(())
+}
+
+/// Pays `min(value at request, value now)` of the requested shares after the cooldown; the
+/// difference stays with the remaining stakers.
+pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
+    let a = ctx.accounts;
+    a.exchange.check_not_paused(PauseBit::Unstake)?;
+    let now = Clock::get()?.slot;
+    let (shares, pay) = {
+        let mut f = a.fund.load_mut()?;
+        a.validate(&f)?;
+        a.stake.sync_epoch(&f);
+        let shares = a.stake.pending_shares;
+        require!(shares > 0, AdlError::NoUnstakePending);
+        require!(
+            now >= a
+                .stake
+                .request_slot
+                .saturating_add(f.unstake_cooldown_slots),
+            AdlError::UnstakeCooldownActive
+        );
+        let now_value = math::shares_value(shares, f.total_shares, f.balance)?;
+        let pay = a.stake.pending_value.min(now_value);
+        f.balance = math::sub_u64(f.balance, pay, AdlError::InsufficientInsurance)?;
+        f.total_shares = math::sub_u64(f.total_shares, shares, AdlError::InsufficientShares)?;
+        (shares, pay)
+    };
+    a.stake.shares = math::sub_u64(a.stake.shares, shares, AdlError::InsufficientShares)?;
+    a.stake.pending_shares = 0;
+    a.stake.pending_value = 0;
+    a.stake.request_slot = 0;
+    let admin = a.exchange.admin;
+    let seeds: &[&[u8]] = &[Exchange::SEED, admin.as_ref(), &[a.exchange.bump]];
+    if pay > 0 {
+        token::transfer(
+            CpiContext::new_with_signer(
+                a.token_program.key(),
+                Transfer {
+                    from: a.vault.to_account_info(),
+                    to: a.staker_token.to_account_info(),
+                    authority: a.exchange.to_account_info(),
+                },
+                &[seeds],
+            ),
+            pay,
+        )?;
+    }
+    emit!(Unstaked {
+        staker: a.staker.key(),
+        shares,
+        paid: pay,
+    });
+    Ok(())
+}
+
+#[derive(Accounts)]
+pub struct SweepFees<'info> {
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut)]
+    pub fund: AccountLoader<'info, InsuranceFund>,
+}
+
+/// Moves a market's collected trading fees into the insurance fund (permissionless).
+pub fn handle_sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
+    let mut m = ctx.accounts.market.load_mut()?;
+    let mut f = ctx.accounts.fund.load_mut()?;
+    let ex = ctx.accounts.exchange.key();
+    require_keys_eq!(m.exchange, ex, AdlError::ExchangeMismatch);
+    require_keys_eq!(f.exchange, ex, AdlError::ExchangeMismatch);
+    let amount = m.fee_pool;
+    m.fee_pool = 0;
+    f.earn(amount)?;
+    emit!(FeesSwept {
+        market: ctx.accounts.market.key(),
+        amount,
+    });
+    Ok(())
+}
