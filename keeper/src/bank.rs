@@ -61,9 +61,9 @@ impl Bank {
         self.ctx.payer.pubkey()
     }
 
-    /// Sends one transaction paid by the bank's payer. A compute-unit-price instruction with
-    /// a running counter makes every transaction unique, so identical instructions can be
-    /// sent twice within one blockhash.
+    /// Sends one transaction paid by the bank's payer, signed with the latest blockhash. A
+    /// compute-unit-price instruction with a running counter makes every transaction unique,
+    /// so identical instructions can be sent twice within one blockhash.
     pub async fn send(
         &mut self,
         ixs: &[Instruction],
@@ -83,6 +83,11 @@ impl Bank {
             if s.pubkey() != payer.pubkey() {
                 keys.push(s);
             }
+        }
+        // The bank registers a new blockhash every few milliseconds and old ones expire:
+        // always sign with a fresh one.
+        if let Ok(h) = self.ctx.banks_client.get_latest_blockhash().await {
+            self.ctx.last_blockhash = h;
         }
         let blockhash = self.ctx.last_blockhash;
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);

@@ -7,6 +7,12 @@ async fn demo_prints_both_queues_and_exact_conservation() {
     assert!(report.contains("LONG queue at price 104.000000 (9 positions"));
     assert!(report.contains("SHORT queue at price 104.000000 (10 positions"));
     assert!(report.contains("-> exact"));
+    // The crash: liquidations, one paid by the fund, then an ADL event run to the end.
+    assert!(report.contains("deficit paid by the fund"));
+    assert!(report.contains("the fund cannot cover it: ADL event 0"));
+    assert!(report.contains("ADL fill: slot"));
+    assert!(report.contains("status done"));
+    assert!(report.contains("ADL payouts claimed"));
     // Ranks 1..=10 on the short side, each with lights.
     let short = report.split("SHORT queue").nth(1).unwrap();
     assert_eq!(

@@ -6,5 +6,6 @@ mod adl;
 mod capacity;
 mod demo;
 mod errors;
+mod liquidation;
 mod prop;
 mod trading;

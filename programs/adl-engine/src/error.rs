@@ -77,8 +77,6 @@ pub enum AdlError {
     AdlEventRingFull,
     #[msg("ADL event is not active (unknown, finished, or another id)")]
     AdlEventNotActive,
-    #[msg("ADL event is not in this mode")]
-    AdlWrongMode,
     #[msg("ADL rank proof names a slot that is not the next counterparty in rank")]
     WrongAdlCounterparty,
     #[msg("ADL rank proof lists more slots than the event needs or than are eligible")]

@@ -144,7 +144,8 @@ pub fn handle_auto_deleverage(
         event.status == EVENT_ACTIVE && event.id == event_id,
         AdlError::AdlEventNotActive
     );
-    require!(event.mode == ADL_MODE_RANKED_QUEUE, AdlError::AdlWrongMode);
+    // Every event is ranked until the pro-rata and leverage-drain modes exist.
+    debug_assert_eq!(event.mode, ADL_MODE_RANKED_QUEUE);
     let now = Clock::get()?.slot;
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();

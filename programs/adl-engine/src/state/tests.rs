@@ -194,6 +194,18 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(Market, bump), 334);
     assert_eq!(d + offset_of!(Market, adl_mode), 335);
     assert_eq!(d + offset_of!(Market, oracle_kind), 336);
+    assert_eq!(d + offset_of!(Market, next_event_id), 344);
+    assert_eq!(d + offset_of!(Market, adl_events), 352);
+    assert_eq!(offset_of!(AdlEvent, owner), 0);
+    assert_eq!(offset_of!(AdlEvent, id), 32);
+    assert_eq!(offset_of!(AdlEvent, base_remaining), 48);
+    assert_eq!(offset_of!(AdlEvent, exec_price), 56);
+    assert_eq!(offset_of!(AdlEvent, escrow_cash), 104);
+    assert_eq!(offset_of!(AdlEvent, side), 112);
+    assert_eq!(offset_of!(AdlEvent, status), 113);
+    assert_eq!(d + offset_of!(InsuranceFund, balance), 40);
+    assert_eq!(d + offset_of!(InsuranceFund, total_shares), 48);
+    assert_eq!(d + offset_of!(InsuranceFund, share_epoch), 80);
     assert_eq!(d + offset_of!(UserAccount, owner), 8);
     assert_eq!(d + offset_of!(UserAccount, exchange), 40);
     assert_eq!(d + offset_of!(UserAccount, free_collateral), 72);
