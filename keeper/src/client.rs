@@ -523,3 +523,14 @@ pub fn claim_adl_payout(exchange: &Pubkey, m: &MarketAccounts, owner: &Pubkey) -
         ix::ClaimAdlPayout {},
     )
 }
+
+pub fn update_funding(exchange: &Pubkey, m: &MarketAccounts) -> Instruction {
+    build(
+        acc::UpdateFunding {
+            exchange: *exchange,
+            market: m.market,
+            oracle: m.oracle,
+        },
+        ix::UpdateFunding {},
+    )
+}

@@ -44,6 +44,8 @@ pub fn default_params() -> MarketParamsArgs {
         max_insurance_per_event: 1_000_000 * USDC,
         bankruptcy_grace_slots: 50,
         adl_deadline_slots: 300,
+        funding_period_slots: 100,
+        max_funding_rate_bps: 50,
     }
 }
 

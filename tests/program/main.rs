@@ -6,6 +6,7 @@ mod adl;
 mod capacity;
 mod demo;
 mod errors;
+mod funding;
 mod liquidation;
 mod prop;
 mod trading;

@@ -53,6 +53,10 @@ enum Op {
         amount: u64,
     },
     Sweep,
+    /// Advance `slots`, refresh the oracle, crank funding.
+    Funding {
+        slots: u64,
+    },
 }
 
 const USERS: usize = 6;
@@ -83,6 +87,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..USERS).prop_map(|user| Op::Claim { user }),
         1 => (0..USERS, 1u64..30).prop_map(|(user, a)| Op::Stake { user, amount: a * USDC }),
         1 => Just(Op::Sweep),
+        2 => (1u64..40).prop_map(|slots| Op::Funding { slots }),
     ]
 }
 
@@ -119,6 +124,7 @@ fn kind(op: &Op) -> &'static str {
         Op::Claim { .. } => "claim",
         Op::Stake { .. } => "stake",
         Op::Sweep => "sweep",
+        Op::Funding { .. } => "funding",
     }
 }
 
@@ -239,6 +245,12 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 f.bank
                     .send(&[client::sweep_fees(&f.exchange, &m.market)], &[])
                     .await
+            }
+            Op::Funding { slots } => {
+                f.bank.warp(slots).await;
+                f.set_price(0, oracle, 0).await.unwrap();
+                let ix = client::update_funding(&f.exchange, &m);
+                f.bank.send(&[ix], &[]).await
             }
         };
         if r.is_err() {

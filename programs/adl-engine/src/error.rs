@@ -93,6 +93,8 @@ pub enum AdlError {
     UnstakeCooldownActive,
     #[msg("not enough insurance shares")]
     InsufficientShares,
+    #[msg("funding was already updated in this slot")]
+    FundingTooSoon,
     #[msg("arithmetic overflow")]
     MathOverflow,
 }

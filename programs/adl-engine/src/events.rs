@@ -188,3 +188,14 @@ pub struct AdlPayoutClaimed {
     pub owner: Pubkey,
     pub amount: u64,
 }
+
+#[event]
+pub struct FundingUpdated {
+    pub market: Pubkey,
+    /// Change of the cumulative funding index, price atoms (positive: longs pay).
+    pub delta: i64,
+    pub cumulative_funding: i64,
+    pub mark_price: u64,
+    pub oracle_price: u64,
+    pub elapsed_slots: u64,
+}

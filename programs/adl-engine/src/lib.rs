@@ -141,4 +141,8 @@ pub mod adl_engine {
     pub fn claim_adl_payout(ctx: Context<ClaimAdlPayout>) -> Result<()> {
         handle_claim_adl_payout(ctx)
     }
+
+    pub fn update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
+        handle_update_funding(ctx)
+    }
 }

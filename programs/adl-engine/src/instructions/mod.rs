@@ -13,6 +13,7 @@ pub mod remove_margin;
 pub mod set_oracle_price;
 pub mod set_paused;
 pub mod trade;
+pub mod update_funding;
 pub mod update_market_params;
 pub mod withdraw;
 
@@ -29,6 +30,7 @@ pub use remove_margin::*;
 pub use set_oracle_price::*;
 pub use set_paused::*;
 pub use trade::*;
+pub use update_funding::*;
 pub use update_market_params::*;
 pub use withdraw::*;
 

@@ -112,6 +112,8 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
                 oracle_price,
                 now,
             )?;
+            // The last trade price is the mark the funding premium is measured from.
+            st.market.mark_price = args.price;
             Ok((t, m))
         },
     )?;

@@ -370,3 +370,28 @@ pub fn split_fee(fee: u64, fund_share_bps: u32) -> MathResult<(u64, u64)> {
     let to_fund = to_u64(div_floor(mul(fee as i128, fund_share_bps as i128)?, BPS)?)?;
     Ok((to_fund, fee - to_fund))
 }
+
+/// Funding index change over `elapsed` slots: the premium of the mark over the oracle,
+/// `(mark − P_o)·1e4/P_o` bps, clamped to `±max_rate_bps`, applied to the oracle price pro
+/// rata of the period: `ΔF = premium_bps·P_o·elapsed / (1e4·period)`, rounded toward zero.
+/// Positive: longs pay shorts. No trade yet (`mark = 0`): no funding.
+pub fn funding_delta(
+    mark: u64,
+    oracle: u64,
+    elapsed: u64,
+    period: u64,
+    max_rate_bps: u32,
+) -> MathResult<i64> {
+    if mark == 0 || oracle == 0 || period == 0 {
+        return Ok(0);
+    }
+    let premium = div_floor(
+        mul(sub(mark as i128, oracle as i128)?, BPS)?,
+        oracle as i128,
+    )?;
+    let bound = max_rate_bps as i128;
+    let premium = premium.clamp(-bound, bound);
+    let num = mul(mul(premium, oracle as i128)?, elapsed as i128)?;
+    let den = mul(BPS, period as i128)?;
+    to_i64(num.checked_div(den).ok_or(AdlError::MathOverflow)?)
+}

@@ -300,3 +300,21 @@ mod props {
         }
     }
 }
+
+#[test]
+fn funding_delta_bounded_premium() {
+    // Mark 101 over 100: 100 bps, bounded to 50 bps per 100 slots; 10 slots → 0.05.
+    assert_eq!(
+        funding_delta(101_000_000, P100, 10, 100, 50).unwrap(),
+        50_000
+    );
+    // Mark 99.9: −10 bps (inside the bound); 10 slots → −0.01.
+    assert_eq!(
+        funding_delta(99_900_000, P100, 10, 100, 50).unwrap(),
+        -10_000
+    );
+    // Rounding toward zero: −10 bps over 1 slot of 7 → −0.00142857… → −1428.
+    assert_eq!(funding_delta(99_900_000, P100, 1, 7, 50).unwrap(), -1_428);
+    // No trade yet: no funding.
+    assert_eq!(funding_delta(0, P100, 10, 100, 50).unwrap(), 0);
+}

@@ -52,6 +52,7 @@ pub enum PauseBit {
     Stake = 10,
     Unstake = 11,
     ClaimPayout = 12,
+    UpdateFunding = 13,
 }
 
 impl PauseBit {

@@ -32,7 +32,13 @@ pub struct MarketParams {
     pub bankruptcy_grace_slots: u64,
     /// Slots after which a ranked ADL event may be switched to pro-rata.
     pub adl_deadline_slots: u64,
-    pub reserved: [u64; 4],
+    /// Funding period, slots: a premium of `r` bps held for one period moves the funding
+    /// index by `r` bps of the oracle price.
+    pub funding_period_slots: u64,
+    /// Bound on the funding premium, bps per period.
+    pub max_funding_rate_bps: u32,
+    pub params_padding: u32,
+    pub reserved: [u64; 2],
 }
 
 const _: () = assert!(size_of::<MarketParams>() == 96);
@@ -53,6 +59,8 @@ pub struct MarketParamsArgs {
     pub max_insurance_per_event: u64,
     pub bankruptcy_grace_slots: u64,
     pub adl_deadline_slots: u64,
+    pub funding_period_slots: u64,
+    pub max_funding_rate_bps: u32,
 }
 
 impl MarketParamsArgs {
@@ -69,7 +77,9 @@ impl MarketParamsArgs {
             && self.oracle_band_bps <= 5_000
             && self.max_oracle_conf_bps <= 10_000
             && self.max_oracle_staleness_slots > 0
-            && self.adl_deadline_slots > 0;
+            && self.adl_deadline_slots > 0
+            && self.funding_period_slots > 0
+            && self.max_funding_rate_bps <= 1_000;
         require!(ok, AdlError::InvalidMarketParams);
         Ok(MarketParams {
             imr_bps: self.imr_bps,
@@ -84,7 +94,10 @@ impl MarketParamsArgs {
             max_insurance_per_event: self.max_insurance_per_event,
             bankruptcy_grace_slots: self.bankruptcy_grace_slots,
             adl_deadline_slots: self.adl_deadline_slots,
-            reserved: [0; 4],
+            funding_period_slots: self.funding_period_slots,
+            max_funding_rate_bps: self.max_funding_rate_bps,
+            params_padding: 0,
+            reserved: [0; 2],
         })
     }
 }
@@ -151,7 +164,8 @@ const _: () = assert!(size_of::<AdlEvent>() == 128);
 /// `open_interest_long` @264, `open_interest_short` @272, `cumulative_funding` @280,
 /// `funding_pool` @288, `fee_pool` @296, `rounding_sink` @304, `next_position_seq` @312,
 /// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
-/// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 128).
+/// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 128),
+/// `mark_price` @1376.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -193,7 +207,9 @@ pub struct Market {
     pub next_event_id: u64,
     /// Ring of ADL events.
     pub adl_events: [AdlEvent; ADL_EVENT_RING],
-    pub reserved: [u64; 32],
+    /// Price of the last trade (the mark the funding premium is measured from), price atoms.
+    pub mark_price: u64,
+    pub reserved: [u64; 31],
 }
 
 const _: () = assert!(size_of::<Market>() == 1624);
