@@ -103,6 +103,36 @@ impl MarketSnapshot {
             .filter(|(_, e)| e.status == EVENT_ACTIVE)
     }
 
+    /// The leverage-drain claim for an active drain event: the level and the slots above it.
+    pub fn drain_plan(&self, index: usize) -> Option<(u64, Vec<u32>)> {
+        let ev = self.market.adl_events[index];
+        let q = if ev.side == SIDE_LONG {
+            &self.short_queue
+        } else {
+            &self.long_queue
+        };
+        let slots = &self.book.slots;
+        adl_engine::adl::find_drain_level(
+            &q.by_leverage,
+            |s| slots.get(s as usize),
+            self.market.cumulative_funding,
+            ev.exec_price,
+            ev.base_remaining,
+        )
+    }
+
+    /// Slots that still owe an active pro-rata event its obligation.
+    pub fn pending_pro_rata_slots(&self, index: usize) -> Vec<u32> {
+        let ev = &self.market.adl_events[index];
+        self.book
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| adl_engine::engine::obligation_pending(ev, p))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
     /// The next counterparties of an active ranked event, as a keeper submits them (at most
     /// `max`), computed with the program's own rank walk.
     pub fn next_adl_counterparties(

@@ -534,3 +534,75 @@ pub fn update_funding(exchange: &Pubkey, m: &MarketAccounts) -> Instruction {
         ix::UpdateFunding {},
     )
 }
+
+pub fn set_adl_mode(admin: &Pubkey, exchange: &Pubkey, market: &Pubkey, mode: u8) -> Instruction {
+    build(
+        acc::SetAdlMode {
+            admin: *admin,
+            exchange: *exchange,
+            market: *market,
+        },
+        ix::SetAdlMode { mode },
+    )
+}
+
+fn event_crank(exchange: &Pubkey, m: &MarketAccounts) -> acc::AdlEventCrank {
+    acc::AdlEventCrank {
+        exchange: *exchange,
+        market: m.market,
+        book: m.book,
+        long_queue: m.long_queue,
+        short_queue: m.short_queue,
+    }
+}
+
+pub fn apply_pro_rata(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    event_index: u8,
+    event_id: u64,
+    slots: Vec<u32>,
+) -> Instruction {
+    build(
+        event_crank(exchange, m),
+        ix::ApplyProRata {
+            event_index,
+            event_id,
+            slots,
+        },
+    )
+}
+
+pub fn adl_switch_to_pro_rata(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    event_index: u8,
+    event_id: u64,
+) -> Instruction {
+    build(
+        event_crank(exchange, m),
+        ix::AdlSwitchToProRata {
+            event_index,
+            event_id,
+        },
+    )
+}
+
+pub fn adl_drain(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    event_index: u8,
+    event_id: u64,
+    level_bps: u64,
+    slots: Vec<u32>,
+) -> Instruction {
+    build(
+        event_crank(exchange, m),
+        ix::AdlDrain {
+            event_index,
+            event_id,
+            level_bps,
+            slots,
+        },
+    )
+}

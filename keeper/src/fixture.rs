@@ -136,6 +136,10 @@ impl Fixture {
         f
     }
 
+    pub fn admin_key(&self) -> Pubkey {
+        self.admin.pubkey()
+    }
+
     pub fn fund_key(&self) -> Pubkey {
         client::insurance_fund_pda(&self.exchange)
     }

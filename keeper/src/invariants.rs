@@ -249,12 +249,31 @@ pub fn check_user_refs(s: &ExchangeSnapshot) -> Result<(), String> {
     Ok(())
 }
 
+/// Pro-rata bookkeeping: each active pro-rata event's pending counter equals the number of
+/// slots that still owe it (none escaped, none applied twice).
+pub fn check_pro_rata(m: &MarketSnapshot) -> Result<(), String> {
+    for (i, e) in m.active_events() {
+        if e.mode != ADL_MODE_PRO_RATA {
+            continue;
+        }
+        let owing = m.pending_pro_rata_slots(i).len();
+        if owing != e.pending as usize {
+            return Err(format!(
+                "pro-rata event {}: pending {} but {owing} slots owe it",
+                e.id, e.pending
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// All invariants of spec §6 that apply to the current instruction set.
 pub fn check_all(s: &ExchangeSnapshot) -> Result<(), String> {
     check_conservation(s)?;
     for m in &s.markets {
         check_open_interest(m)?;
         check_queues(m)?;
+        check_pro_rata(m)?;
     }
     check_user_refs(s)
 }

@@ -372,3 +372,67 @@ async fn tier_two_only_after_tier_one_is_exhausted() {
     assert_eq!(s.market.adl_events[0].status, EVENT_DONE);
     assert_eq!(s.market.rounding_sink, 0);
 }
+
+#[tokio::test]
+async fn flagged_counterparty_is_skipped() {
+    // As in the tier test, but N is flagged bankrupt during a dip to 100 (equity
+    // 30 + 200 − 234 = −4) and the flag stays when the price comes back.
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    let x = f.add_user(1_000 * USDC, 1_000 * USDC).await;
+    let l1 = f.add_user(1_000 * USDC, 1_000 * USDC).await;
+    let l4 = f.add_user(1_000 * USDC, 1_000 * USDC).await;
+    let m = f.add_user(1_000 * USDC, 1_000 * USDC).await;
+    let n = f.add_user(1_000 * USDC, 1_000 * USDC).await;
+    f.trade(0, x, l1, -4 * BASE, price(100), 40 * USDC, 50 * USDC)
+        .await
+        .unwrap();
+    f.set_price(0, price(112), 0).await.unwrap();
+    f.trade(0, l4, m, 2 * BASE, price(115), 50 * USDC, 40 * USDC)
+        .await
+        .unwrap();
+    f.set_price(0, price(115), 0).await.unwrap();
+    f.trade(0, n, l1, 2 * BASE, price(117), 30 * USDC, 0)
+        .await
+        .unwrap();
+    let sn = f.slot_of(0, n).await.unwrap();
+    f.set_price(0, price(100), 0).await.unwrap();
+    let m0 = f.markets[0];
+    f.bank
+        .send(&[client::flag_bankrupt(&f.exchange, &m0, sn)], &[])
+        .await
+        .unwrap();
+    f.set_price(0, price(115), 0).await.unwrap();
+    check(&mut f).await;
+    let xs = f.slot_of(0, x).await.unwrap();
+    let ix = client::start_adl(&f.exchange, &m0, &f.users[x].key(), xs);
+    f.bank.send(&[ix], &[]).await.unwrap();
+    let s = f.market_snapshot(0).await;
+    let ev = s.market.adl_events[0];
+    let (s1, s4) = (
+        f.slot_of(0, l1).await.unwrap(),
+        f.slot_of(0, l4).await.unwrap(),
+    );
+    assert!(s.book.slots[sn as usize].bankrupt_since_slot > 0);
+    // N (flagged) is passed over: L1 (tier 1), then L4 (tier 2).
+    let plan: Vec<u32> = s
+        .next_adl_counterparties(0, 10)
+        .iter()
+        .map(|p| p.slot)
+        .collect();
+    assert_eq!(plan, vec![s1, s4]);
+    let ex = f.exchange;
+    let before = state_bytes(&mut f).await;
+    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
+    assert_adl_err(
+        f.bank.send(&[ix], &[]).await,
+        AdlError::WrongAdlCounterparty,
+    );
+    assert_eq!(before, state_bytes(&mut f).await);
+    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, s4]);
+    f.bank.send(&[ix], &[]).await.unwrap();
+    check(&mut f).await;
+    let s = f.market_snapshot(0).await;
+    assert_eq!(s.market.adl_events[0].status, EVENT_DONE);
+    assert_eq!(s.book.slots[sn as usize].base, 2 * BASE);
+}

@@ -5,8 +5,10 @@
 mod adl;
 mod capacity;
 mod demo;
+mod drain;
 mod errors;
 mod funding;
 mod liquidation;
+mod pro_rata;
 mod prop;
 mod trading;

@@ -3,6 +3,7 @@
 //! proofs, payout claims, stakes and fee sweeps on the real program keep every invariant
 //! after every step; a rejected instruction changes nothing.
 
+use adl_engine::state::{ADL_MODE_LEVERAGE_DRAIN, ADL_MODE_PRO_RATA, ADL_MODE_RANKED_QUEUE};
 use adl_engine_tests::state_bytes;
 use adl_keeper::client;
 use adl_keeper::fixture::{price, Fixture, BASE, USDC};
@@ -57,6 +58,17 @@ enum Op {
     Funding {
         slots: u64,
     },
+    SetMode {
+        mode: u8,
+    },
+    /// Crank up to `k` pending pro-rata obligations of the oldest pro-rata event.
+    ProRata {
+        k: usize,
+    },
+    /// Drain the oldest leverage-drain event at the keeper's level.
+    Drain,
+    /// Switch the oldest non-pro-rata event to pro-rata (succeeds after its deadline).
+    Switch,
 }
 
 const USERS: usize = 6;
@@ -88,6 +100,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..USERS, 1u64..30).prop_map(|(user, a)| Op::Stake { user, amount: a * USDC }),
         1 => Just(Op::Sweep),
         2 => (1u64..40).prop_map(|slots| Op::Funding { slots }),
+        1 => (0u8..3).prop_map(|mode| Op::SetMode { mode }),
+        2 => (1usize..4).prop_map(|k| Op::ProRata { k }),
+        2 => Just(Op::Drain),
+        1 => Just(Op::Switch),
     ]
 }
 
@@ -125,6 +141,10 @@ fn kind(op: &Op) -> &'static str {
         Op::Stake { .. } => "stake",
         Op::Sweep => "sweep",
         Op::Funding { .. } => "funding",
+        Op::SetMode { .. } => "set_mode",
+        Op::ProRata { .. } => "apply_pro_rata",
+        Op::Drain => "adl_drain",
+        Op::Switch => "switch_to_pro_rata",
     }
 }
 
@@ -204,7 +224,11 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
             }
             Op::Adl { k, corrupt } => {
                 let s = f.market_snapshot(0).await;
-                let Some((index, ev)) = s.active_events().min_by_key(|(_, e)| e.id) else {
+                let Some((index, ev)) = s
+                    .active_events()
+                    .filter(|(_, e)| e.mode == ADL_MODE_RANKED_QUEUE)
+                    .min_by_key(|(_, e)| e.id)
+                else {
                     continue;
                 };
                 let mut slots: Vec<u32> = s
@@ -252,6 +276,56 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 let ix = client::update_funding(&f.exchange, &m);
                 f.bank.send(&[ix], &[]).await
             }
+            Op::SetMode { mode } => {
+                let ix = client::set_adl_mode(&f.admin_key(), &f.exchange, &m.market, mode);
+                f.bank.send(&[ix], &[]).await
+            }
+            Op::ProRata { k } => {
+                let s = f.market_snapshot(0).await;
+                let Some((index, ev)) = s
+                    .active_events()
+                    .filter(|(_, e)| e.mode == ADL_MODE_PRO_RATA)
+                    .min_by_key(|(_, e)| e.id)
+                else {
+                    continue;
+                };
+                let mut slots = s.pending_pro_rata_slots(index);
+                slots.truncate(k);
+                if slots.is_empty() {
+                    continue;
+                }
+                let ix = client::apply_pro_rata(&f.exchange, &m, index as u8, ev.id, slots);
+                let r = f.bank.send(&[ix], &[]).await;
+                prop_assert!(r.is_ok(), "pending obligations rejected: {:?}", r);
+                r
+            }
+            Op::Drain => {
+                let s = f.market_snapshot(0).await;
+                let Some((index, ev)) = s
+                    .active_events()
+                    .filter(|(_, e)| e.mode == ADL_MODE_LEVERAGE_DRAIN)
+                    .min_by_key(|(_, e)| e.id)
+                else {
+                    continue;
+                };
+                let Some((level, slots)) = s.drain_plan(index) else {
+                    continue;
+                };
+                let ix = client::adl_drain(&f.exchange, &m, index as u8, ev.id, level, slots);
+                f.bank.send(&[ix], &[]).await
+            }
+            Op::Switch => {
+                let s = f.market_snapshot(0).await;
+                let Some((index, ev)) = s
+                    .active_events()
+                    .filter(|(_, e)| e.mode != ADL_MODE_PRO_RATA)
+                    .min_by_key(|(_, e)| e.id)
+                else {
+                    continue;
+                };
+                let ix = client::adl_switch_to_pro_rata(&f.exchange, &m, index as u8, ev.id);
+                f.bank.send(&[ix], &[]).await
+            }
         };
         if r.is_err() {
             prop_assert_eq!(
@@ -268,6 +342,87 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
         }
     }
     Ok(())
+}
+
+/// Sequences built to reach ADL in every mode: a book, a mode, a price shock that leaves
+/// bankruptcies the empty fund cannot cover, then events driven by keepers and traders.
+fn adl_ops() -> impl Strategy<Value = Vec<Op>> {
+    let book = prop::collection::vec(
+        (0..USERS, 0..USERS, 2i64..30, 10u64..20).prop_map(|(taker, maker, tenths, pct)| {
+            let notional = tenths.unsigned_abs() * 10 * USDC;
+            Op::Trade {
+                taker,
+                maker,
+                base: if taker % 2 == 0 {
+                    tenths * BASE / 10
+                } else {
+                    -tenths * BASE / 10
+                },
+                px_bps: 0,
+                taker_margin: notional * pct / 100,
+                maker_margin: notional * pct / 100,
+            }
+        }),
+        6..12,
+    );
+    let shock = prop_oneof![(75u64..86), (114u64..126)].prop_map(|dollars| Op::Price { dollars });
+    let events = prop::collection::vec(
+        prop_oneof![
+            4 => (0..USERS).prop_map(|target| Op::StartAdl { target }),
+            3 => (1usize..5).prop_map(|k| Op::Adl { k, corrupt: false }),
+            3 => (1usize..4).prop_map(|k| Op::ProRata { k }),
+            3 => Just(Op::Drain),
+            1 => Just(Op::Switch),
+            2 => (100u64..200).prop_map(|slots| Op::Funding { slots }),
+            2 => (0..USERS).prop_map(|user| Op::Claim { user }),
+            2 => (0..USERS, 0..USERS, -10i64..10).prop_map(|(taker, maker, tenths)| Op::Trade {
+                taker,
+                maker,
+                base: tenths * BASE / 10 + 1,
+                px_bps: 0,
+                taker_margin: 30 * USDC,
+                maker_margin: 30 * USDC,
+            }),
+        ],
+        10..30,
+    );
+    (book, 0u8..3, shock, events).prop_map(|(mut ops, mode, shock, events)| {
+        ops.push(Op::SetMode { mode });
+        ops.push(shock);
+        ops.extend(events);
+        ops
+    })
+}
+
+#[test]
+fn random_adl_events_in_every_mode() {
+    use proptest::test_runner::{Config, TestRunner};
+    let stats = std::sync::Mutex::new(Stats::default());
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        ..Config::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runner
+        .run(&adl_ops(), |ops| rt.block_on(run(ops, &stats)))
+        .unwrap();
+    let st = stats.into_inner().unwrap();
+    eprintln!("successful operations over all cases: {:?}", st.ok);
+    for k in [
+        "start_adl",
+        "auto_deleverage",
+        "apply_pro_rata",
+        "adl_drain",
+        "claim",
+    ] {
+        assert!(
+            st.ok.get(k).copied().unwrap_or(0) > 0,
+            "no successful {k}: {st:?}"
+        );
+    }
 }
 
 #[test]
@@ -297,6 +452,7 @@ fn random_sequences_keep_invariants() {
         "auto_deleverage",
         "claim",
         "stake",
+        "funding",
     ] {
         assert!(
             st.ok.get(k).copied().unwrap_or(0) > 0,

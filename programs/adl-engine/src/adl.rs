@@ -407,4 +407,286 @@ mod tests {
             prop_assert_eq!(accepted, exact, "proof {:?} truth {:?}", proof, longer);
         }
     }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+        /// The keeper's drain level is accepted; the reductions sum to the event's size;
+        /// no reduced position is left above ℓ* + 1 bps (the hand-back of the overshoot) and
+        /// no eligible untouched one was above ℓ*; ℓ* ± 1 are rejected.
+        #[test]
+        fn drain_levels_are_exact(
+            specs in prop::collection::vec(spec(), 1..30),
+            side_long in any::<bool>(),
+            price in 85_000_000u64..115_000_000,
+            remaining_tenths in 1u64..150,
+        ) {
+            let slots = book(&specs);
+            let side = if side_long { SIDE_LONG } else { crate::state::SIDE_SHORT };
+            let (lev, _) = arrays(&slots, side);
+            let remaining = remaining_tenths * 100_000_000;
+            let get = |s: u32| slots.get(s as usize);
+            let Some((level, set)) = find_drain_level(&lev, get, 0, price, remaining) else {
+                // Only when the eligible size cannot cover the event.
+                let total: u64 = drain_set(&lev, get, 0, price, 0).unwrap().iter().map(|s| s.1.base.unsigned_abs()).sum();
+                prop_assert!(total < remaining);
+                return Ok(());
+            };
+            let fills = verify_drain(&lev, get, 0, price, remaining, level, &set).unwrap();
+            prop_assert_eq!(fills.iter().map(|f| f.base).sum::<u64>(), remaining);
+            for f in &fills {
+                let eq = math::equity(f.after.base, f.after.cost_basis, f.after.margin, 0, 0, price).unwrap();
+                if f.after.base != 0 {
+                    // Exactly: |q|·P·1e4 ≤ (ℓ* + 1)·eq·BASE.
+                    prop_assert!(eq > 0 && !above(f.after.base.unsigned_abs(), eq, price, level + 1).unwrap(),
+                        "slot {} left above {} bps", f.slot, level + 1);
+                }
+            }
+            for (i, s) in slots.iter().enumerate() {
+                if s.side() != side || set.contains(&(i as u32)) {
+                    continue;
+                }
+                if let Some((_, eq, _)) = drain_candidate(s, 0, price) {
+                    prop_assert!(!above(s.base.unsigned_abs(), eq, price, level).unwrap());
+                }
+            }
+            prop_assert!(verify_drain(&lev, get, 0, price, remaining, level + 1, &drain_set(&lev, get, 0, price, level + 1).unwrap().iter().map(|s| s.0).collect::<Vec<_>>()).is_err());
+            if level > 0 {
+                let lower: Vec<u32> = drain_set(&lev, get, 0, price, level - 1).unwrap().iter().map(|s| s.0).collect();
+                let r = verify_drain(&lev, get, 0, price, remaining, level - 1, &lower);
+                prop_assert!(r.is_err());
+            }
+        }
+    }
+}
+
+/// A position's pro-rata share of an event: `ceil(|q|·Q/OI)`, at most what the event still
+/// needs. Rounded up so the shares always cover `Q`; the last ones applied may get less.
+pub fn pro_rata_share(base_abs: u64, ev: &crate::state::AdlEvent) -> Result<u64, AdlError> {
+    if ev.pro_rata_oi == 0 {
+        return Ok(0);
+    }
+    let share = math::to_u64(math::div_ceil(
+        math::mul(base_abs as i128, ev.pro_rata_base as i128)?,
+        ev.pro_rata_oi as i128,
+    )?)?;
+    Ok(share.min(ev.base_remaining).min(base_abs))
+}
+
+/// Largest size (base atoms) a position of equity `eq` may keep at price `P` without its
+/// leverage exceeding `level_bps`: `floor(level·(eq − 1)·BASE / (P·1e4))`, 0 when `eq ≤ 1`.
+/// One atom of equity is held back because the reducing fill's notional is rounded against
+/// the owner and may cost it that atom: the leverage after the fill is then still at most
+/// the level.
+pub fn drain_target_size(eq: i128, level_bps: u64, price: u64) -> Result<u64, AdlError> {
+    if eq <= 1 || price == 0 {
+        return Ok(0);
+    }
+    let num = math::mul(math::mul(level_bps as i128, eq - 1)?, math::BASE_PRECISION)?;
+    math::to_u64(math::div_floor(num, math::mul(price as i128, math::BPS)?)?)
+}
+
+/// One reduction of a leverage drain: the position keeps its equity (realized PnL stays in
+/// its margin), so its leverage falls with its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DrainFill {
+    pub slot: u32,
+    pub base: u64,
+    pub notional: u64,
+    pub after: PositionAmounts,
+    pub funding: i128,
+}
+
+/// Why a leverage-drain claim was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrainError {
+    /// The listed slots are not exactly the eligible positions above the level, in rank order.
+    WrongSet,
+    /// The level does not give the event's size: need `R(ℓ) ≥ Q > R(ℓ+1)`.
+    WrongLevel,
+    Overflow,
+}
+
+impl From<DrainError> for AdlError {
+    fn from(e: DrainError) -> Self {
+        match e {
+            DrainError::Overflow => AdlError::MathOverflow,
+            _ => AdlError::WrongDrainClaim,
+        }
+    }
+}
+
+impl From<AdlError> for DrainError {
+    fn from(_: AdlError) -> Self {
+        DrainError::Overflow
+    }
+}
+
+/// Settled amounts and equity at `price` of an eligible drain candidate (`None`: flagged,
+/// not open, or negative equity).
+fn drain_candidate(
+    pos: &PositionSlot,
+    funding_index: i64,
+    price: u64,
+) -> Option<(PositionAmounts, i128, i128)> {
+    if !pos.is_open() || pos.bankrupt_since_slot != 0 {
+        return None;
+    }
+    let funding = math::funding_owed(pos.base, funding_index, pos.funding_snapshot).ok()?;
+    let margin = math::to_i64(math::sub(pos.margin as i128, funding).ok()?).ok()?;
+    let eq = math::equity(pos.base, pos.cost_basis, margin, 0, 0, price).ok()?;
+    if eq < 0 {
+        return None;
+    }
+    Some((
+        PositionAmounts {
+            base: pos.base,
+            cost_basis: pos.cost_basis,
+            margin,
+        },
+        eq,
+        funding,
+    ))
+}
+
+/// `|q|·P·1e4 > level·eq·BASE`: leverage above `level_bps` (any size at zero equity).
+fn above(base_abs: u64, eq: i128, price: u64, level_bps: u64) -> Result<bool, AdlError> {
+    let lhs = math::mul(math::mul(base_abs as i128, price as i128)?, math::BPS)?;
+    let rhs = math::mul(math::mul(level_bps as i128, eq)?, math::BASE_PRECISION)?;
+    Ok(lhs > rhs)
+}
+
+/// The eligible positions above `level_bps` in `by_leverage` order (equal rounded keys are
+/// followed to the end of their group, where rank-key rounding could hide one).
+pub fn drain_set<'a>(
+    by_leverage: &[QueueEntry],
+    slot: impl Fn(u32) -> Option<&'a PositionSlot>,
+    funding_index: i64,
+    price: u64,
+    level_bps: u64,
+) -> Result<Vec<(u32, PositionAmounts, i128, i128)>, AdlError> {
+    let mut out = Vec::new();
+    let mut stop_key: Option<i64> = None;
+    for e in by_leverage {
+        if let Some(k) = stop_key {
+            if e.key != k {
+                break;
+            }
+        }
+        let Some(pos) = slot(e.slot()) else { continue };
+        let Some((amounts, eq, funding)) = drain_candidate(pos, funding_index, price) else {
+            continue;
+        };
+        if above(pos.base.unsigned_abs(), eq, price, level_bps)? {
+            out.push((e.slot(), amounts, eq, funding));
+        } else if stop_key.is_none() {
+            stop_key = Some(e.key);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a leverage-drain claim — the level `ℓ*` and the slots above it — and returns the
+/// reductions: each listed position down to `ℓ*` (`R(ℓ*) ≥ Q > R(ℓ*+1)`), the overshoot
+/// `R(ℓ*) − Q` handed back from the least leveraged listed positions, none above `ℓ*+1`.
+pub fn verify_drain<'a>(
+    by_leverage: &[QueueEntry],
+    slot: impl Fn(u32) -> Option<&'a PositionSlot>,
+    funding_index: i64,
+    price: u64,
+    remaining: u64,
+    level_bps: u64,
+    slots: &[u32],
+) -> Result<Vec<DrainFill>, DrainError> {
+    let set = drain_set(by_leverage, slot, funding_index, price, level_bps)?;
+    if set.len() != slots.len() || set.iter().zip(slots).any(|(s, &g)| s.0 != g) {
+        return Err(DrainError::WrongSet);
+    }
+    let mut cuts = Vec::with_capacity(set.len());
+    let (mut at_level, mut at_next) = (0u128, 0u128);
+    for (_, a, eq, _) in &set {
+        let size = a.base.unsigned_abs();
+        let keep = drain_target_size(*eq, level_bps, price)?.min(size);
+        let keep_next = drain_target_size(*eq, level_bps.saturating_add(1), price)?.min(size);
+        at_level += (size - keep) as u128;
+        at_next += (size - keep_next) as u128;
+        cuts.push((size - keep, size - keep_next));
+    }
+    if at_level < remaining as u128 || at_next >= remaining as u128 {
+        return Err(DrainError::WrongLevel);
+    }
+    let mut overshoot = (at_level - remaining as u128) as u64;
+    let mut fills = Vec::with_capacity(set.len());
+    for (i, (s, a, _, funding)) in set.iter().enumerate().rev() {
+        let (cut, cut_next) = cuts[i];
+        let back = overshoot.min(cut - cut_next);
+        overshoot -= back;
+        let r = cut - back;
+        if r == 0 {
+            continue;
+        }
+        let is_long = a.base > 0;
+        let notional = math::close_notional(is_long, r, price)?;
+        let q_abs = a.base.unsigned_abs() as i128;
+        let removed = math::div_ceil(math::mul(a.cost_basis as i128, r as i128)?, q_abs)?;
+        let signed_n = if is_long {
+            notional as i128
+        } else {
+            -(notional as i128)
+        };
+        let pnl = math::sub(signed_n, removed)?;
+        let after = PositionAmounts {
+            base: if is_long {
+                a.base - r as i64
+            } else {
+                a.base + r as i64
+            },
+            cost_basis: math::to_i64(math::sub(a.cost_basis as i128, removed)?)?,
+            margin: math::to_i64(math::add(a.margin as i128, pnl)?)?,
+        };
+        fills.push(DrainFill {
+            slot: *s,
+            base: r,
+            notional,
+            after,
+            funding: *funding,
+        });
+    }
+    fills.reverse();
+    Ok(fills)
+}
+
+/// The keeper's side: the level `ℓ*` (largest with `R(ℓ) ≥ Q`) and its slot set, found by
+/// binary search over levels. `None` when the side's eligible size cannot cover `Q`.
+pub fn find_drain_level<'a>(
+    by_leverage: &[QueueEntry],
+    slot: impl Fn(u32) -> Option<&'a PositionSlot> + Copy,
+    funding_index: i64,
+    price: u64,
+    remaining: u64,
+) -> Option<(u64, Vec<u32>)> {
+    let reduction = |level: u64| -> Option<u128> {
+        let set = drain_set(by_leverage, slot, funding_index, price, level).ok()?;
+        let mut total = 0u128;
+        for (_, a, eq, _) in &set {
+            let size = a.base.unsigned_abs();
+            total += (size - drain_target_size(*eq, level, price).ok()?.min(size)) as u128;
+        }
+        Some(total)
+    };
+    if reduction(0)? < remaining as u128 {
+        return None;
+    }
+    // R is non-increasing in the level: find the largest level with R(level) ≥ Q.
+    let (mut lo, mut hi) = (0u64, 100_000_000u64);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if reduction(mid)? >= remaining as u128 {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let set = drain_set(by_leverage, slot, funding_index, price, lo).ok()?;
+    Some((lo, set.into_iter().map(|s| s.0).collect()))
 }

@@ -44,9 +44,12 @@ impl<'a> MarketState<'a> {
         slot: u32,
         f: impl FnOnce(&mut PositionSlot, &mut Market) -> Result<R>,
     ) -> Result<R> {
+        self.apply_obligations(slot)?;
         let before = self.entries_of(slot)?;
         let base_before = self.book.slot(slot)?.base;
         let r = f(self.book.slot_mut(slot)?, self.market)?;
+        let touch = self.market.take_touch_seq()?;
+        self.book.slot_mut(slot)?.last_touch_seq = touch;
         let base_after = self.book.slot(slot)?.base;
         let after = self.entries_of(slot)?;
         match (before, after) {
@@ -107,14 +110,15 @@ impl<'a> MarketState<'a> {
         margin_add: u64,
         fee_bps: u32,
         oracle_price: u64,
-        now_slot: u64,
     ) -> Result<(u32, FillOutcome, u64)> {
+        self.apply_user_obligations(user)?;
         self.settle_payout(user)?;
         let slot = match user.position_slot(&self.key) {
             Some(_) => self.user_slot(user)?,
             None => {
                 let seq = self.market.take_position_seq()?;
-                let slot = self.book.allocate(user.owner, seq, now_slot)?;
+                let touch = self.market.take_touch_seq()?;
+                let slot = self.book.allocate(user.owner, seq, touch)?;
                 user.add_position(self.key, slot)?;
                 self.market.num_positions += 1;
                 slot
@@ -138,7 +142,6 @@ impl<'a> MarketState<'a> {
             if out.flipped {
                 pos.open_seq = market.take_position_seq()?;
             }
-            pos.last_update_slot = now_slot;
             Ok(out)
         })?;
         user.credit(outcome.to_free)?;
@@ -202,9 +205,9 @@ impl MarketState<'_> {
         base: u64,
         liquidator_margin: u64,
         price: u64,
-        now_slot: u64,
     ) -> Result<LiquidationOutcome> {
         require!(base > 0, AdlError::ZeroAmount);
+        self.apply_user_obligations(liquidatee)?;
         self.settle_payout(liquidatee)?;
         require!(
             liquidatee.position_slot(&self.key) == Some(slot),
@@ -260,7 +263,6 @@ impl MarketState<'_> {
                 let mut a = p.amounts();
                 let o = math::apply_fill(&mut a, delta, notional)?;
                 p.set_amounts(a);
-                p.last_update_slot = now_slot;
                 Ok(o)
             })?;
             liquidatee.credit(o.to_free)?;
@@ -275,7 +277,6 @@ impl MarketState<'_> {
                 let from_margin = (fee - from_free).min(a.margin.max(0) as u64);
                 a.margin -= from_margin as i64;
                 p.set_amounts(a);
-                p.last_update_slot = now_slot;
                 Ok((o, from_free, from_margin))
             })?;
             let (o, from_free, from_margin) = o;
@@ -294,15 +295,8 @@ impl MarketState<'_> {
             liquidatee.remove_position(&self.key)?;
             self.market.num_positions -= 1;
         }
-        let (lslot, _, _) = self.fill_user(
-            liquidator,
-            -delta,
-            notional,
-            liquidator_margin,
-            0,
-            price,
-            now_slot,
-        )?;
+        let (lslot, _, _) =
+            self.fill_user(liquidator, -delta, notional, liquidator_margin, 0, price)?;
         out.liquidator_slot = lslot;
         Ok(out)
     }
@@ -318,6 +312,7 @@ impl MarketState<'_> {
         price: u64,
         now_slot: u64,
     ) -> Result<AdlEvent> {
+        self.apply_user_obligations(owner)?;
         self.settle_payout(owner)?;
         require!(
             owner.position_slot(&self.key) == Some(slot),
@@ -369,9 +364,7 @@ impl MarketState<'_> {
             side,
             status: EVENT_ACTIVE,
             mode: self.market.adl_mode,
-            padding: [0],
-            fills: 0,
-            reserved: [0],
+            ..AdlEvent::default()
         };
         // Out of the book and queues; the escrow keeps its size in open interest.
         self.modify(slot, |p, _| {
@@ -391,7 +384,10 @@ impl MarketState<'_> {
         owner.remove_position(&self.key)?;
         self.market.num_positions -= 1;
         self.market.adl_events[index] = event;
-        Ok(event)
+        if event.mode == ADL_MODE_PRO_RATA {
+            self.begin_pro_rata(index)?;
+        }
+        Ok(self.market.adl_events[index])
     }
 
     /// Applies verified ADL fills of event `index`: each counterparty closes at `P_exec`
@@ -401,7 +397,6 @@ impl MarketState<'_> {
         &mut self,
         index: usize,
         fills: &[crate::adl::PlannedFill],
-        now_slot: u64,
     ) -> Result<()> {
         let event = self.market.adl_events[index];
         let cp_side = if event.side == SIDE_LONG {
@@ -414,6 +409,7 @@ impl MarketState<'_> {
         let mut moved: Option<(u32, QueueEntry, QueueEntry)> = None;
         let mut ev = event;
         for f in fills {
+            let touch = self.market.take_touch_seq()?;
             let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
             let funding_index = self.market.cumulative_funding;
             let s = self.book.slot_mut(f.slot)?;
@@ -423,7 +419,7 @@ impl MarketState<'_> {
             require!(paid == f.funding, AdlError::QueueCorrupt);
             s.set_amounts(f.after);
             s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
-            s.last_update_slot = now_slot;
+            s.last_touch_seq = touch;
             let closed = s.base == 0;
             if closed {
                 s.status = SLOT_ADL_CLOSED;
@@ -475,6 +471,248 @@ impl MarketState<'_> {
             ev.escrow_cash = 0;
             ev.escrow_cost = 0;
             ev.status = EVENT_DONE;
+        }
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+}
+
+impl MarketState<'_> {
+    /// Applies the pending pro-rata obligations of a user's slot in this market, if any.
+    pub fn apply_user_obligations(&mut self, user: &UserAccount) -> Result<()> {
+        match user.position_slot(&self.key) {
+            Some(slot) => self.apply_obligations(slot),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies every pending pro-rata obligation of `slot` (oldest event first): each active
+    /// pro-rata event reduces a position that was open and untouched since its start by
+    /// `ceil(|q|·Q/OI)` (at most what the event still needs), at the event's `P_exec`, the
+    /// realized PnL and released margin becoming the slot's payout. Ineligible positions
+    /// (flagged, or negative equity after the fill) are passed over. Each slot is reduced at
+    /// most once per event: applying stamps a newer touch sequence.
+    pub fn apply_obligations(&mut self, slot: u32) -> Result<()> {
+        let pos = *self.book.slot(slot)?;
+        if !pos.is_open() {
+            return Ok(());
+        }
+        let mut order: [(u64, usize); ADL_EVENT_RING] = [(u64::MAX, 0); ADL_EVENT_RING];
+        let mut n = 0;
+        for (i, e) in self.market.adl_events.iter().enumerate() {
+            if obligation_pending(e, &pos) {
+                order[n] = (e.id, i);
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        order[..n].sort_unstable();
+        let (side, lev, ent) = pos.queue_entries(slot)?;
+        for &(_, index) in &order[..n] {
+            let ev = self.market.adl_events[index];
+            let cur = *self.book.slot(slot)?;
+            let share = crate::adl::pro_rata_share(cur.base.unsigned_abs(), &ev)?;
+            let planned = if share > 0 && cur.is_open() {
+                crate::adl::plan_fill(
+                    slot,
+                    &cur,
+                    self.market.cumulative_funding,
+                    ev.exec_price,
+                    share,
+                )
+                .ok()
+            } else {
+                None
+            };
+            let mut ev = ev;
+            ev.pending = ev.pending.saturating_sub(1);
+            self.market.adl_events[index] = ev;
+            if let Some(f) = planned {
+                self.fill_from_event(index, &f)?;
+            }
+            self.finish_pro_rata(index)?;
+        }
+        let touch = self.market.take_touch_seq()?;
+        let s = self.book.slot_mut(slot)?;
+        s.last_touch_seq = touch;
+        // Re-index once for all the obligations applied.
+        let q = if side == SIDE_LONG {
+            &mut self.long_queue
+        } else {
+            &mut self.short_queue
+        };
+        if s.is_open() {
+            let (_, nlev, nent) = s.queue_entries(slot)?;
+            q.reposition((lev, ent), (nlev, nent))?;
+        } else {
+            q.remove(lev, ent)?;
+        }
+        Ok(())
+    }
+
+    /// One counterparty fill of event `index` on the slot's fields and the escrow (no queue
+    /// work: the caller re-indexes).
+    fn fill_from_event(&mut self, index: usize, f: &crate::adl::PlannedFill) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        let funding_index = self.market.cumulative_funding;
+        let mut pool = self.market.funding_pool;
+        let s = self.book.slot_mut(f.slot)?;
+        let paid = s.settle_funding(funding_index, &mut pool)?;
+        require!(paid == f.funding, AdlError::QueueCorrupt);
+        s.set_amounts(f.after);
+        s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
+        if s.base == 0 {
+            s.status = SLOT_ADL_CLOSED;
+        }
+        self.market.funding_pool = pool;
+        ev.base_remaining = math::sub_u64(ev.base_remaining, f.base, AdlError::MathOverflow)?;
+        ev.fills += 1;
+        let n = f.notional as i128;
+        ev.escrow_cash = math::to_i64(if ev.side == SIDE_LONG {
+            math::add(ev.escrow_cash as i128, n)?
+        } else {
+            math::sub(ev.escrow_cash as i128, n)?
+        })?;
+        self.market.open_interest_long = math::sub_u64(
+            self.market.open_interest_long,
+            f.base,
+            AdlError::MathOverflow,
+        )?;
+        self.market.open_interest_short = math::sub_u64(
+            self.market.open_interest_short,
+            f.base,
+            AdlError::MathOverflow,
+        )?;
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+
+    /// Closes a pro-rata event whose size is used up (the escrow's rounding remainder goes to
+    /// the sink); one whose obligations are all applied but that still has size left (shares
+    /// of ineligible positions) continues as a ranked event.
+    fn finish_pro_rata(&mut self, index: usize) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        if ev.base_remaining == 0 {
+            self.close_event(&mut ev)?;
+        } else if ev.pending == 0 {
+            ev.mode = ADL_MODE_RANKED_QUEUE;
+        }
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+
+    /// Ends an event whose size is used up: what rounding left in the escrow goes to the sink.
+    pub fn close_event(&mut self, ev: &mut AdlEvent) -> Result<()> {
+        let residual = math::sub(ev.escrow_cash as i128, ev.escrow_cost as i128)?;
+        self.market.rounding_sink =
+            math::add_u64(self.market.rounding_sink, math::to_u64(residual)?)?;
+        ev.escrow_cash = 0;
+        ev.escrow_cost = 0;
+        ev.status = EVENT_DONE;
+        Ok(())
+    }
+
+    /// Turns an event into a pro-rata event over the counterparty side as it is now: every
+    /// open position owes `ceil(|q|·Q/OI)` of the remaining size `Q`.
+    pub fn begin_pro_rata(&mut self, index: usize) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        let cp_side = if ev.side == SIDE_LONG {
+            SIDE_SHORT
+        } else {
+            SIDE_LONG
+        };
+        let pending = if cp_side == SIDE_LONG {
+            self.long_queue.len()
+        } else {
+            self.short_queue.len()
+        };
+        ev.mode = ADL_MODE_PRO_RATA;
+        ev.start_pos_seq = self.market.next_position_seq;
+        ev.start_touch_seq = self.market.take_touch_seq()?;
+        ev.pro_rata_base = ev.base_remaining;
+        ev.pro_rata_oi = self.market.book_open_interest(cp_side);
+        ev.pending = pending as u32;
+        self.market.adl_events[index] = ev;
+        if pending == 0 {
+            self.finish_pro_rata(index)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `pos` still owes event `e` a pro-rata obligation.
+pub fn obligation_pending(e: &AdlEvent, pos: &PositionSlot) -> bool {
+    e.status == EVENT_ACTIVE
+        && e.mode == ADL_MODE_PRO_RATA
+        && pos.is_open()
+        && pos.side() != e.side
+        && pos.open_seq < e.start_pos_seq
+        && pos.last_touch_seq < e.start_touch_seq
+}
+
+impl MarketState<'_> {
+    /// Applies verified leverage-drain reductions of event `index`: each position keeps its
+    /// equity in its margin (no payout), is re-indexed, and the escrow takes the opposite
+    /// fills; the event is done when its size is used up.
+    pub fn apply_drain(&mut self, index: usize, fills: &[crate::adl::DrainFill]) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        let cp_side = if ev.side == SIDE_LONG {
+            SIDE_SHORT
+        } else {
+            SIDE_LONG
+        };
+        for f in fills {
+            let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+            let touch = self.market.take_touch_seq()?;
+            let funding_index = self.market.cumulative_funding;
+            let mut pool = self.market.funding_pool;
+            let s = self.book.slot_mut(f.slot)?;
+            let paid = s.settle_funding(funding_index, &mut pool)?;
+            require!(paid == f.funding, AdlError::QueueCorrupt);
+            s.set_amounts(f.after);
+            s.last_touch_seq = touch;
+            let open = s.is_open();
+            self.market.funding_pool = pool;
+            let q = if cp_side == SIDE_LONG {
+                &mut self.long_queue
+            } else {
+                &mut self.short_queue
+            };
+            if open {
+                let (_, nlev, nent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+                q.reposition((lev, ent), (nlev, nent))?;
+            } else {
+                // Drained to zero size: what equity it had is its payout.
+                q.remove(lev, ent)?;
+                let s = self.book.slot_mut(f.slot)?;
+                let payout = math::to_u64(s.margin.max(0) as i128)?;
+                s.adl_payout = math::add_u64(s.adl_payout, payout)?;
+                s.margin = 0;
+                s.status = SLOT_ADL_CLOSED;
+            }
+            ev.base_remaining = math::sub_u64(ev.base_remaining, f.base, AdlError::MathOverflow)?;
+            ev.fills += 1;
+            let n = f.notional as i128;
+            ev.escrow_cash = math::to_i64(if ev.side == SIDE_LONG {
+                math::add(ev.escrow_cash as i128, n)?
+            } else {
+                math::sub(ev.escrow_cash as i128, n)?
+            })?;
+            self.market.open_interest_long = math::sub_u64(
+                self.market.open_interest_long,
+                f.base,
+                AdlError::MathOverflow,
+            )?;
+            self.market.open_interest_short = math::sub_u64(
+                self.market.open_interest_short,
+                f.base,
+                AdlError::MathOverflow,
+            )?;
+        }
+        if ev.base_remaining == 0 {
+            self.close_event(&mut ev)?;
         }
         self.market.adl_events[index] = ev;
         Ok(())

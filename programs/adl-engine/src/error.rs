@@ -93,6 +93,16 @@ pub enum AdlError {
     UnstakeCooldownActive,
     #[msg("not enough insurance shares")]
     InsufficientShares,
+    #[msg("ADL event is not in the mode this instruction serves")]
+    AdlWrongMode,
+    #[msg("pro-rata obligations on this side are still pending; crank them first")]
+    ProRataPending,
+    #[msg("slot has no pending pro-rata obligation for this event")]
+    ObligationNotPending,
+    #[msg("the ADL event's deadline has not passed")]
+    AdlDeadlineNotReached,
+    #[msg("leverage-drain claim is wrong: level, slot set or total reduction does not match")]
+    WrongDrainClaim,
     #[msg("funding was already updated in this slot")]
     FundingTooSoon,
     #[msg("arithmetic overflow")]

@@ -199,3 +199,34 @@ pub struct FundingUpdated {
     pub oracle_price: u64,
     pub elapsed_slots: u64,
 }
+
+#[event]
+pub struct AdlModeSet {
+    pub market: Pubkey,
+    pub mode: u8,
+}
+
+#[event]
+pub struct ProRataApplied {
+    pub market: Pubkey,
+    pub event_id: u64,
+    pub slots: u32,
+    pub base_remaining: u64,
+    pub pending: u32,
+}
+
+#[event]
+pub struct AdlSwitchedToProRata {
+    pub market: Pubkey,
+    pub event_id: u64,
+    pub base_remaining: u64,
+}
+
+#[event]
+pub struct AdlDrained {
+    pub market: Pubkey,
+    pub event_id: u64,
+    /// Leverage level the positions were reduced to, bps.
+    pub level_bps: u64,
+    pub positions: u32,
+}

@@ -145,4 +145,35 @@ pub mod adl_engine {
     pub fn update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
         handle_update_funding(ctx)
     }
+
+    pub fn set_adl_mode(ctx: Context<SetAdlMode>, mode: u8) -> Result<()> {
+        handle_set_adl_mode(ctx, mode)
+    }
+
+    pub fn apply_pro_rata(
+        ctx: Context<AdlEventCrank>,
+        event_index: u8,
+        event_id: u64,
+        slots: Vec<u32>,
+    ) -> Result<()> {
+        handle_apply_pro_rata(ctx, event_index, event_id, slots)
+    }
+
+    pub fn adl_drain(
+        ctx: Context<AdlEventCrank>,
+        event_index: u8,
+        event_id: u64,
+        level_bps: u64,
+        slots: Vec<u32>,
+    ) -> Result<()> {
+        handle_adl_drain(ctx, event_index, event_id, level_bps, slots)
+    }
+
+    pub fn adl_switch_to_pro_rata(
+        ctx: Context<AdlEventCrank>,
+        event_index: u8,
+        event_id: u64,
+    ) -> Result<()> {
+        handle_adl_switch_to_pro_rata(ctx, event_index, event_id)
+    }
 }

@@ -39,7 +39,6 @@ pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> R
         crate::instructions::trade::checked_oracle_price(&market, &exchange_key, &a.oracle)?;
     let mut user = a.user.load_mut()?;
     check_user(&user, a.owner.key, &exchange_key)?;
-    let now = Clock::get()?.slot;
     let book = a.book.to_account_info();
     let long_queue = a.long_queue.to_account_info();
     let short_queue = a.short_queue.to_account_info();
@@ -57,7 +56,6 @@ pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> R
             let margin = st.modify(slot, |pos, market| {
                 pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
                 pos.margin = math::to_i64(math::add(pos.margin as i128, delta as i128)?)?;
-                pos.last_update_slot = now;
                 Ok(pos.margin)
             })?;
             if delta < 0 {

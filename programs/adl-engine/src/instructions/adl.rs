@@ -144,9 +144,16 @@ pub fn handle_auto_deleverage(
         event.status == EVENT_ACTIVE && event.id == event_id,
         AdlError::AdlEventNotActive
     );
-    // Every event is ranked until the pro-rata and leverage-drain modes exist.
-    debug_assert_eq!(event.mode, ADL_MODE_RANKED_QUEUE);
-    let now = Clock::get()?.slot;
+    require!(event.mode == ADL_MODE_RANKED_QUEUE, AdlError::AdlWrongMode);
+    // Pro-rata obligations on the counterparty side are applied first (they are cranked
+    // permissionlessly): a ranked walk over half-applied obligations would rank stale sizes.
+    require!(
+        !market.adl_events.iter().any(|e| e.status == EVENT_ACTIVE
+            && e.mode == ADL_MODE_PRO_RATA
+            && e.side == event.side
+            && e.pending > 0),
+        AdlError::ProRataPending
+    );
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
@@ -188,7 +195,7 @@ pub fn handle_auto_deleverage(
         for f in &fills {
             owners.push(st.book.slot(f.slot)?.owner);
         }
-        st.apply_adl_fills(index, &fills, now)?;
+        st.apply_adl_fills(index, &fills)?;
         Ok(fills.into_iter().zip(owners).collect::<Vec<_>>())
     })?;
     for (f, owner) in fills {

@@ -53,7 +53,6 @@ pub fn handle_liquidate(ctx: Context<Liquidate>, slot: u32, base: u64, margin: u
         AdlError::ExchangeMismatch
     );
     check_user(&liquidator, a.liquidator.key, &exchange_key)?;
-    let now = Clock::get()?.slot;
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
@@ -67,7 +66,6 @@ pub fn handle_liquidate(ctx: Context<Liquidate>, slot: u32, base: u64, margin: u
             base,
             margin,
             price,
-            now,
         )
     })?;
     emit!(Liquidated {

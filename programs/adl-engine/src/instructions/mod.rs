@@ -2,6 +2,7 @@
 
 pub mod add_margin;
 pub mod adl;
+pub mod adl_modes;
 pub mod create_user;
 pub mod deposit;
 pub mod init_exchange;
@@ -19,6 +20,7 @@ pub mod withdraw;
 
 pub use add_margin::*;
 pub use adl::*;
+pub use adl_modes::*;
 pub use create_user::*;
 pub use deposit::*;
 pub use init_exchange::*;

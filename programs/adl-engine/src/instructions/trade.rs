@@ -81,7 +81,6 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
     let mut maker = a.maker_user.load_mut()?;
     check_user(&taker, a.taker.key, &exchange_key)?;
     check_user(&maker, a.maker.key, &exchange_key)?;
-    let now = Clock::get()?.slot;
     let notional = math::fill_notional(args.taker_base.unsigned_abs(), args.price)?;
     let (taker_fee_bps, maker_fee_bps) = (market.params.taker_fee_bps, market.params.maker_fee_bps);
     let book = a.book.to_account_info();
@@ -101,7 +100,6 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
                 args.taker_margin,
                 taker_fee_bps,
                 oracle_price,
-                now,
             )?;
             let m = st.fill_user(
                 &mut maker,
@@ -110,7 +108,6 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
                 args.maker_margin,
                 maker_fee_bps,
                 oracle_price,
-                now,
             )?;
             // The last trade price is the mark the funding premium is measured from.
             st.market.mark_price = args.price;

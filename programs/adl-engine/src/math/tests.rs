@@ -313,8 +313,9 @@ fn funding_delta_bounded_premium() {
         funding_delta(99_900_000, P100, 10, 100, 50).unwrap(),
         -10_000
     );
-    // Rounding toward zero: −10 bps over 1 slot of 7 → −0.00142857… → −1428.
-    assert_eq!(funding_delta(99_900_000, P100, 1, 7, 50).unwrap(), -1_428);
+    // Rounding toward zero: −10 bps of 100 (−0.1) over 1 slot of a 7-slot period
+    // → −0.0142857… → −14,285 price atoms.
+    assert_eq!(funding_delta(99_900_000, P100, 1, 7, 50).unwrap(), -14_285);
     // No trade yet: no funding.
     assert_eq!(funding_delta(0, P100, 10, 100, 50).unwrap(), 0);
 }

@@ -90,7 +90,7 @@ impl BookMut<'_> {
 
     /// Takes a free slot (free list first, then never-used slots) and marks it open for
     /// `owner`. The caller sets the position's fields.
-    pub fn allocate(&mut self, owner: Pubkey, open_seq: u64, slot_now: u64) -> Result<u32> {
+    pub fn allocate(&mut self, owner: Pubkey, open_seq: u64, touch_seq: u64) -> Result<u32> {
         let index = if self.header.free_head != NIL {
             let i = self.header.free_head;
             self.header.free_head = self.slot(i)?.next_free;
@@ -108,7 +108,7 @@ impl BookMut<'_> {
         *s = PositionSlot {
             owner,
             open_seq,
-            last_update_slot: slot_now,
+            last_touch_seq: touch_seq,
             status: SLOT_OPEN,
             next_free: NIL,
             ..PositionSlot::default()

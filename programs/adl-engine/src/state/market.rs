@@ -118,7 +118,7 @@ pub const ADL_EVENT_RING: usize = 8;
 /// A bankruptcy being resolved by ADL. The bankrupt position moved here ("escrow"): its
 /// remaining size still counts in open interest on its side, its cost basis in the cost
 /// bases, and `escrow_cash` (its margin plus the fund's payment plus fill proceeds) in the
-/// conservation equation. 128 bytes.
+/// conservation equation. 160 bytes.
 #[zero_copy]
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct AdlEvent {
@@ -152,10 +152,20 @@ pub struct AdlEvent {
     pub padding: [u8; 1],
     /// Fills so far.
     pub fills: u32,
-    pub reserved: [u64; 1],
+    /// Pro-rata: positions opened before this open sequence are affected…
+    pub start_pos_seq: u64,
+    /// …and not touched since this touch sequence (their obligation is still pending).
+    pub start_touch_seq: u64,
+    /// Pro-rata: the size spread over the counterparty side, base atoms.
+    pub pro_rata_base: u64,
+    /// Pro-rata: the counterparty side's open interest when it started, base atoms.
+    pub pro_rata_oi: u64,
+    /// Pro-rata: obligations not yet applied.
+    pub pending: u32,
+    pub padding2: u32,
 }
 
-const _: () = assert!(size_of::<AdlEvent>() == 128);
+const _: () = assert!(size_of::<AdlEvent>() == 160);
 
 /// A perpetual market. Seeds: `["market", exchange, index u16 LE]`.
 ///
@@ -164,8 +174,8 @@ const _: () = assert!(size_of::<AdlEvent>() == 128);
 /// `open_interest_long` @264, `open_interest_short` @272, `cumulative_funding` @280,
 /// `funding_pool` @288, `fee_pool` @296, `rounding_sink` @304, `next_position_seq` @312,
 /// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
-/// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 128),
-/// `mark_price` @1376.
+/// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 160),
+/// `mark_price` @1632, `touch_seq` @1640.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -209,10 +219,12 @@ pub struct Market {
     pub adl_events: [AdlEvent; ADL_EVENT_RING],
     /// Price of the last trade (the mark the funding premium is measured from), price atoms.
     pub mark_price: u64,
-    pub reserved: [u64; 31],
+    /// Counter of position changes (each change stamps the slot's `last_touch_seq`).
+    pub touch_seq: u64,
+    pub reserved: [u64; 24],
 }
 
-const _: () = assert!(size_of::<Market>() == 1624);
+const _: () = assert!(size_of::<Market>() == 1832);
 const _: () = assert!(align_of::<Market>() == 8);
 
 impl Market {
@@ -231,6 +243,29 @@ impl Market {
         self.adl_events
             .iter()
             .position(|e| e.status != EVENT_ACTIVE)
+    }
+
+    /// Allocates the next touch-sequence number.
+    pub fn take_touch_seq(&mut self) -> Result<u64> {
+        let seq = self.touch_seq;
+        self.touch_seq = seq.checked_add(1).ok_or(AdlError::MathOverflow)?;
+        Ok(seq)
+    }
+
+    /// Open interest of a side held by positions in the book (not by ADL escrows).
+    pub fn book_open_interest(&self, side: u8) -> u64 {
+        let total = if side == crate::state::SIDE_LONG {
+            self.open_interest_long
+        } else {
+            self.open_interest_short
+        };
+        let escrowed: u64 = self
+            .adl_events
+            .iter()
+            .filter(|e| e.status == EVENT_ACTIVE && e.side == side)
+            .map(|e| e.base_remaining)
+            .sum();
+        total.saturating_sub(escrowed)
     }
 
     /// Allocates the next open-sequence number.

@@ -18,7 +18,7 @@ pub const NIL: u32 = u32::MAX;
 /// One position of a market (isolated margin). 104 bytes.
 ///
 /// ABI (offsets within the slot): `owner` @0, `base` @32, `cost_basis` @40, `margin` @48,
-/// `funding_snapshot` @56, `adl_payout` @64, `open_seq` @72, `last_update_slot` @80,
+/// `funding_snapshot` @56, `adl_payout` @64, `open_seq` @72, `last_touch_seq` @80,
 /// `bankrupt_since_slot` @88, `status` @96, `flags` @97, `next_free` @100.
 #[zero_copy]
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -37,8 +37,9 @@ pub struct PositionSlot {
     pub adl_payout: u64,
     /// Open sequence number (older first in the queues).
     pub open_seq: u64,
-    /// Slot of the last change.
-    pub last_update_slot: u64,
+    /// Market touch sequence of the last change (`Market::touch_seq`): orders changes
+    /// against ADL events' starts (a pro-rata obligation is pending while this is older).
+    pub last_touch_seq: u64,
     /// Slot at which the position was first seen bankrupt (0: not flagged).
     pub bankrupt_since_slot: u64,
     /// `SLOT_FREE`, `SLOT_OPEN` or `SLOT_ADL_CLOSED`.

@@ -203,6 +203,15 @@ fn documented_offsets() {
     assert_eq!(offset_of!(AdlEvent, escrow_cash), 104);
     assert_eq!(offset_of!(AdlEvent, side), 112);
     assert_eq!(offset_of!(AdlEvent, status), 113);
+    assert_eq!(offset_of!(AdlEvent, mode), 114);
+    assert_eq!(offset_of!(AdlEvent, fills), 116);
+    assert_eq!(offset_of!(AdlEvent, start_pos_seq), 120);
+    assert_eq!(offset_of!(AdlEvent, start_touch_seq), 128);
+    assert_eq!(offset_of!(AdlEvent, pro_rata_base), 136);
+    assert_eq!(offset_of!(AdlEvent, pro_rata_oi), 144);
+    assert_eq!(offset_of!(AdlEvent, pending), 152);
+    assert_eq!(d + offset_of!(Market, mark_price), 1632);
+    assert_eq!(d + offset_of!(Market, touch_seq), 1640);
     assert_eq!(d + offset_of!(InsuranceFund, balance), 40);
     assert_eq!(d + offset_of!(InsuranceFund, total_shares), 48);
     assert_eq!(d + offset_of!(InsuranceFund, share_epoch), 80);
@@ -227,7 +236,7 @@ fn documented_offsets() {
     assert_eq!(offset_of!(PositionSlot, funding_snapshot), 56);
     assert_eq!(offset_of!(PositionSlot, adl_payout), 64);
     assert_eq!(offset_of!(PositionSlot, open_seq), 72);
-    assert_eq!(offset_of!(PositionSlot, last_update_slot), 80);
+    assert_eq!(offset_of!(PositionSlot, last_touch_seq), 80);
     assert_eq!(offset_of!(PositionSlot, bankrupt_since_slot), 88);
     assert_eq!(offset_of!(PositionSlot, status), 96);
     assert_eq!(offset_of!(PositionSlot, next_free), 100);
