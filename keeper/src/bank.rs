@@ -79,8 +79,14 @@ impl Bank {
         all.extend_from_slice(ixs);
         let payer = self.ctx.payer.insecure_clone();
         let mut keys: Vec<&Keypair> = vec![&payer];
+        // Only the keys the instructions ask to sign (an extra signer is a signing error).
+        let wanted: Vec<Pubkey> = ixs
+            .iter()
+            .flat_map(|ix| ix.accounts.iter().filter(|m| m.is_signer).map(|m| m.pubkey))
+            .collect();
         for s in signers {
-            if s.pubkey() != payer.pubkey() {
+            let k = s.pubkey();
+            if k != payer.pubkey() && wanted.contains(&k) && !keys.iter().any(|x| x.pubkey() == k) {
                 keys.push(s);
             }
         }

@@ -5,8 +5,12 @@
 
 pub mod accounts;
 pub mod bank;
+pub mod chain;
 pub mod client;
+pub mod config;
 pub mod demo;
 pub mod fixture;
 pub mod invariants;
+pub mod keeper;
+pub mod serve;
 pub mod view;

@@ -1,6 +1,15 @@
 //! `adl-keeper`: command-line entry point.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use adl_engine::state::{SIDE_LONG, SIDE_SHORT};
+use adl_keeper::chain::{Chain, RpcChain};
+use adl_keeper::config::{self, ConfigError, FileConfig, Settings};
+use adl_keeper::keeper::{load, tick, KeeperError};
+use clap::{Args, Parser, Subcommand};
+use tracing::{info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -9,30 +18,232 @@ use clap::{Parser, Subcommand};
     about = "Keeper and tools for the adl-engine program"
 )]
 struct Cli {
+    /// TOML config file (keys as the long flags, with underscores).
+    #[arg(long, global = true, env = "ADL_KEEPER_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// JSON-RPC endpoint of the cluster.
+    #[arg(long, env = "ADL_KEEPER_RPC_URL")]
+    rpc_url: Option<String>,
+    /// The exchange account (base58).
+    #[arg(long, env = "ADL_KEEPER_EXCHANGE")]
+    exchange: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the program on an in-process bank: exchange, market, twenty traders, both ADL queues.
+    /// Run the program on an in-process bank: twenty traders, both ADL queues, then a crash
+    /// resolved by liquidations and ADL.
     Demo,
+    /// Keep an exchange healthy: liquidate, start and run ADL events, crank funding and
+    /// pro-rata obligations, claim payouts.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Keypair file of the keeper (fee payer and liquidator; needs a funded user account).
+        #[arg(long, env = "ADL_KEEPER_KEYPAIR")]
+        keypair: Option<PathBuf>,
+        /// Pause between ticks, milliseconds.
+        #[arg(long, env = "ADL_KEEPER_INTERVAL_MS")]
+        interval_ms: Option<u64>,
+        /// Most ADL fills or pro-rata slots per transaction.
+        #[arg(long, env = "ADL_KEEPER_MAX_FILLS_PER_TX")]
+        max_fills_per_tx: Option<usize>,
+        /// Margin posted when taking over a position, bps of its notional.
+        #[arg(long, env = "ADL_KEEPER_LIQUIDATION_MARGIN_BPS")]
+        liquidation_margin_bps: Option<u64>,
+        /// Do not crank funding.
+        #[arg(long)]
+        no_funding: bool,
+        /// Run one tick and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Print a market's ADL queue (rank, tier, owner, size, entry, leverage, PnL, lights).
+    Queue {
+        #[command(flatten)]
+        common: Common,
+        /// Market index.
+        #[arg(long, default_value_t = 0)]
+        market: u16,
+        /// long, short or both.
+        #[arg(long, default_value = "both")]
+        side: String,
+    },
+    /// Serve markets, queues, positions and events over HTTP, and alerts as server-sent events.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on.
+        #[arg(long, env = "ADL_KEEPER_LISTEN")]
+        listen: Option<String>,
+        /// Reload interval, milliseconds.
+        #[arg(long, env = "ADL_KEEPER_REFRESH_MS")]
+        refresh_ms: Option<u64>,
+    },
+}
+
+fn settings(file: &Option<PathBuf>, over: FileConfig) -> Result<Settings, ConfigError> {
+    let file = match file {
+        Some(p) => config::read_file(p)?,
+        None => FileConfig::default(),
+    };
+    config::resolve(over, file)
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Demo => {
+            print!("{}", adl_keeper::demo::run().await?);
+        }
+        Command::Run {
+            common,
+            keypair,
+            interval_ms,
+            max_fills_per_tx,
+            liquidation_margin_bps,
+            no_funding,
+            once,
+        } => {
+            let s = settings(
+                &cli.config,
+                FileConfig {
+                    rpc_url: common.rpc_url,
+                    exchange: common.exchange,
+                    keypair,
+                    interval_ms,
+                    max_fills_per_tx,
+                    liquidation_margin_bps,
+                    crank_funding: no_funding.then_some(false),
+                    ..FileConfig::default()
+                },
+            )?;
+            let path = s.keypair.clone().ok_or_else(|| {
+                ConfigError("missing keypair: give --keypair, ADL_KEEPER_KEYPAIR, or `keypair` in the config file".into())
+            })?;
+            let chain = RpcChain::new(&s.rpc_url, config::read_keypair(&path)?);
+            info!(keeper = %chain.keeper(), exchange = %s.keeper.exchange, rpc = %s.rpc_url, "keeper starting");
+            let mut backoff = s.interval;
+            loop {
+                match tick(&chain, &s.keeper, 64).await {
+                    Ok(_) => backoff = s.interval,
+                    Err(KeeperError::Chain(e)) => {
+                        warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "chain error");
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                if once {
+                    return Ok(());
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::signal::ctrl_c() => {
+                        info!("shutting down");
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Command::Queue {
+            common,
+            market,
+            side,
+        } => {
+            let s = settings(
+                &cli.config,
+                FileConfig {
+                    rpc_url: common.rpc_url,
+                    exchange: common.exchange,
+                    ..FileConfig::default()
+                },
+            )?;
+            let sides = match side.as_str() {
+                "long" => vec![SIDE_LONG],
+                "short" => vec![SIDE_SHORT],
+                "both" => vec![SIDE_LONG, SIDE_SHORT],
+                other => {
+                    return Err(ConfigError(format!(
+                        "side must be long, short or both, not {other}"
+                    ))
+                    .into())
+                }
+            };
+            let chain = RpcChain::new(&s.rpc_url, solana_keypair::Keypair::new());
+            let view = load(&chain, &s.keeper.exchange).await?;
+            let (_, snap) = view
+                .markets
+                .get(market as usize)
+                .ok_or_else(|| ConfigError(format!("the exchange has no market {market}")))?;
+            for side in sides {
+                println!(
+                    "{}",
+                    adl_keeper::view::format_queue(snap, side, snap.oracle.price)
+                );
+            }
+        }
+        Command::Serve {
+            common,
+            listen,
+            refresh_ms,
+        } => {
+            let s = settings(
+                &cli.config,
+                FileConfig {
+                    rpc_url: common.rpc_url,
+                    exchange: common.exchange,
+                    listen,
+                    refresh_ms,
+                    ..FileConfig::default()
+                },
+            )?;
+            let chain = RpcChain::new(&s.rpc_url, solana_keypair::Keypair::new());
+            let state = adl_keeper::serve::ServeState::new();
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let exchange = s.keeper.exchange;
+            let (st, every) = (state.clone(), s.refresh);
+            let refresher = tokio::spawn(async move {
+                adl_keeper::serve::refresher(&chain, exchange, st, every, stop_rx).await;
+            });
+            let listener = tokio::net::TcpListener::bind(s.listen).await?;
+            info!(listen = %s.listen, "serving");
+            axum::serve(listener, adl_keeper::serve::router(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            let _ = stop_tx.send(true);
+            let _ = refresher.await;
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
-async fn main() {
-    let cli = Cli::parse();
-    // The in-process bank logs every transaction at debug level unless told otherwise.
+async fn main() -> ExitCode {
+    // The in-process bank of the demo logs every transaction at debug level unless told otherwise.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "error");
+        std::env::set_var(
+            "RUST_LOG",
+            "info,solana_runtime=error,solana_program_test=error",
+        );
     }
-    match cli.command {
-        Command::Demo => match adl_keeper::demo::run().await {
-            Ok(report) => print!("{report}"),
-            Err(e) => {
-                eprintln!("demo failed: {e}");
-                std::process::exit(1);
-            }
-        },
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("adl-keeper: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

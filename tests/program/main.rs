@@ -8,6 +8,7 @@ mod demo;
 mod drain;
 mod errors;
 mod funding;
+mod keeper;
 mod liquidation;
 mod pro_rata;
 mod prop;

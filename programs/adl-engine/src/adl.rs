@@ -106,7 +106,8 @@ pub struct RankWalk<'a, F: Fn(u32) -> Option<&'a PositionSlot>> {
     exec_price: u64,
     remaining: u64,
     taken: Vec<u32>,
-    lev_cursor: usize,
+    /// Per tier: leading `by_leverage` entries that can never be taken in that tier.
+    lev_cursor: [usize; 2],
     entry_cursor: usize,
     /// Queue entries read so far (cost evidence).
     pub reads: usize,
@@ -129,7 +130,7 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
             exec_price,
             remaining,
             taken: Vec::new(),
-            lev_cursor: 0,
+            lev_cursor: [0, 0],
             entry_cursor: 0,
             reads: 0,
         }
@@ -148,34 +149,52 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
         plan_fill(s, pos, self.funding_index, self.exec_price, self.remaining)
     }
 
-    /// Scans `arr` from `*cursor`, advancing the cursor over permanently skipped entries,
-    /// and returns the first plan accepted by `want`.
-    fn scan(&mut self, by_entry: bool, want: impl Fn(&PlannedFill) -> bool) -> Option<PlannedFill> {
-        let arr = if by_entry {
+    /// Tier of an entry's position at the execution price (fixed for the whole event).
+    fn tier_of(&self, e: &QueueEntry) -> Option<u8> {
+        let pos = (self.slot)(e.slot())?;
+        let entry = math::entry_price(pos.base, pos.cost_basis).ok()?;
+        Some(if math::in_profit(pos.base > 0, entry, self.exec_price) {
+            1
+        } else {
+            2
+        })
+    }
+
+    /// Scans `by_entry` (any tier) or `by_leverage` (tier `tier`) from its cursor and returns
+    /// the first eligible plan. The cursor moves over leading entries that can never be
+    /// taken again by this scan: permanently ineligible ones and, in `by_leverage`, those of
+    /// the other tier (a position's tier at `P_exec` never changes).
+    fn scan(&mut self, tier: Option<u8>) -> Option<PlannedFill> {
+        let arr = if tier.is_none() {
             self.by_entry
         } else {
             self.by_leverage
         };
-        let mut i = if by_entry {
-            self.entry_cursor
-        } else {
-            self.lev_cursor
+        let mut i = match tier {
+            None => self.entry_cursor,
+            Some(t) => self.lev_cursor[t as usize - 1],
         };
         let mut leading = true;
         while i < arr.len() {
             self.reads += 1;
-            let r = self.plan(&arr[i]);
-            if leading && r == Err(Skip::Permanent) {
-                if by_entry {
-                    self.entry_cursor = i + 1;
-                } else {
-                    self.lev_cursor = i + 1;
+            // The tier is cheap to tell (entry price against `P_exec`): check it before
+            // planning the fill.
+            let wrong_tier = tier.is_some_and(|t| self.tier_of(&arr[i]) != Some(t));
+            let r = if wrong_tier {
+                Err(Skip::Permanent)
+            } else {
+                self.plan(&arr[i])
+            };
+            if leading && (r == Err(Skip::Permanent) || wrong_tier) {
+                match tier {
+                    None => self.entry_cursor = i + 1,
+                    Some(t) => self.lev_cursor[t as usize - 1] = i + 1,
                 }
             } else {
                 leading = false;
             }
             if let Ok(p) = r {
-                if want(&p) {
+                if !wrong_tier {
                     return Some(p);
                 }
             }
@@ -191,11 +210,8 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
             return None;
         }
         // The most profitable eligible position decides whether tier 1 is non-empty.
-        let tier = match self.scan(true, |_| true) {
-            Some(p) => p.tier,
-            None => return None,
-        };
-        let p = self.scan(false, |p| p.tier == tier)?;
+        let tier = self.scan(None)?.tier;
+        let p = self.scan(Some(tier))?;
         self.taken.push(p.slot);
         self.remaining -= p.base;
         Some(p)

@@ -1,0 +1,189 @@
+//! One chain-access trait for the keeper, with two implementations: `RpcChain` (the async
+//! Solana RPC client, for real clusters) and `BankChain` (the in-process bank, for the demo
+//! and the tests). Everything above this module is the same code for both.
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use solana_account::Account;
+use solana_keypair::Keypair;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+use tokio::sync::Mutex;
+
+use crate::fixture::Fixture;
+
+/// A chain error, with whether the program rejected the transaction (and its custom code).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainError {
+    /// The program (or runtime) rejected the transaction; `code` is the custom error code.
+    Rejected { code: Option<u32>, message: String },
+    /// Transport or node trouble: worth retrying with backoff.
+    Transport(String),
+}
+
+impl std::fmt::Display for ChainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainError::Rejected { code, message } => write!(f, "rejected ({code:?}): {message}"),
+            ChainError::Transport(m) => write!(f, "transport: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ChainError {}
+
+/// What the keeper needs from a chain.
+#[allow(async_fn_in_trait)]
+pub trait Chain {
+    /// Accounts by key, in order (`None`: no such account). Implementations batch.
+    async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError>;
+    /// Sends one transaction signed by the keeper (fee payer).
+    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError>;
+    /// The keeper's key (fee payer, liquidator).
+    fn keeper(&self) -> Pubkey;
+    /// Current slot.
+    async fn slot(&self) -> Result<u64, ChainError>;
+}
+
+/// A Solana cluster over JSON-RPC.
+pub struct RpcChain {
+    pub client: RpcClient,
+    pub payer: Keypair,
+}
+
+/// Largest `getMultipleAccounts` request.
+const RPC_BATCH: usize = 100;
+
+fn custom_code_from_text(text: &str) -> Option<u32> {
+    // "custom program error: 0x1784"
+    let i = text.find("custom program error: 0x")?;
+    let hex: String = text[i + 24..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    u32::from_str_radix(&hex, 16).ok()
+}
+
+impl RpcChain {
+    pub fn new(url: &str, payer: Keypair) -> Self {
+        let client = RpcClient::new_with_commitment(
+            url.to_string(),
+            solana_commitment_config::CommitmentConfig::confirmed(),
+        );
+        RpcChain { client, payer }
+    }
+}
+
+impl Chain for RpcChain {
+    async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(RPC_BATCH) {
+            let got = self
+                .client
+                .get_multiple_accounts(chunk)
+                .await
+                .map_err(|e| ChainError::Transport(e.to_string()))?;
+            out.extend(got);
+        }
+        Ok(out)
+    }
+
+    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError> {
+        let blockhash = self
+            .client
+            .get_latest_blockhash()
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        let tx = Transaction::new_signed_with_payer(
+            ixs,
+            Some(&self.payer.pubkey()),
+            &[&self.payer],
+            blockhash,
+        );
+        match self.client.send_and_confirm_transaction(&tx).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                match custom_code_from_text(&text) {
+                    Some(code) => Err(ChainError::Rejected {
+                        code: Some(code),
+                        message: text,
+                    }),
+                    None if text.contains("Transaction simulation failed")
+                        || text.contains("Error processing Instruction") =>
+                    {
+                        Err(ChainError::Rejected {
+                            code: None,
+                            message: text,
+                        })
+                    }
+                    None => Err(ChainError::Transport(text)),
+                }
+            }
+        }
+    }
+
+    fn keeper(&self) -> Pubkey {
+        self.payer.pubkey()
+    }
+
+    async fn slot(&self) -> Result<u64, ChainError> {
+        self.client
+            .get_slot()
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))
+    }
+}
+
+/// The in-process bank of a `Fixture` (BanksClient), for the demo and the tests: the
+/// keeper signs as `keeper`, the bank's payer pays fees. The fixture stays usable by the
+/// test through `fixture()` between keeper calls.
+pub struct BankChain<'a> {
+    fixture: Mutex<&'a mut Fixture>,
+    keeper: Keypair,
+}
+
+impl<'a> BankChain<'a> {
+    pub fn new(fixture: &'a mut Fixture, keeper: Keypair) -> Self {
+        BankChain {
+            fixture: Mutex::new(fixture),
+            keeper,
+        }
+    }
+
+    /// The fixture, for the test's own steps.
+    pub async fn fixture(&self) -> tokio::sync::MutexGuard<'_, &'a mut Fixture> {
+        self.fixture.lock().await
+    }
+}
+
+impl Chain for BankChain<'_> {
+    async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
+        let mut f = self.fixture.lock().await;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(f.bank.account(k).await);
+        }
+        Ok(out)
+    }
+
+    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError> {
+        let mut f = self.fixture.lock().await;
+        f.bank
+            .send(ixs, &[&self.keeper])
+            .await
+            .map_err(|e| ChainError::Rejected {
+                code: crate::fixture::custom_error(&e),
+                message: e.to_string(),
+            })
+    }
+
+    fn keeper(&self) -> Pubkey {
+        self.keeper.pubkey()
+    }
+
+    async fn slot(&self) -> Result<u64, ChainError> {
+        Ok(self.fixture.lock().await.bank.slot().await)
+    }
+}

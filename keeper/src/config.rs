@@ -1,0 +1,249 @@
+//! Keeper configuration: command-line flags, then `ADL_KEEPER_*` environment variables
+//! (both through clap), then a TOML file (`--config`), then defaults. Every problem is a
+//! `ConfigError` that says which setting and where it can be given.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use serde::Deserialize;
+use solana_keypair::Keypair;
+
+use crate::keeper::KeeperConfig;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The config file's keys (all optional; unknown keys are an error).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub rpc_url: Option<String>,
+    pub keypair: Option<PathBuf>,
+    pub exchange: Option<String>,
+    pub interval_ms: Option<u64>,
+    pub max_fills_per_tx: Option<usize>,
+    pub liquidation_margin_bps: Option<u64>,
+    pub crank_funding: Option<bool>,
+    pub listen: Option<String>,
+    pub refresh_ms: Option<u64>,
+}
+
+/// Values given by flags or environment (they win over the file).
+pub type Overrides = FileConfig;
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rpc_url: String,
+    pub keypair: Option<PathBuf>,
+    pub keeper: KeeperConfig,
+    pub interval: Duration,
+    pub listen: SocketAddr,
+    pub refresh: Duration,
+}
+
+pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8899";
+
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))
+}
+
+/// Merges flags/environment over the file and checks every value.
+pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, ConfigError> {
+    let exchange = over.exchange.or(file.exchange).ok_or_else(|| {
+        ConfigError("missing exchange: give --exchange, ADL_KEEPER_EXCHANGE, or `exchange` in the config file".into())
+    })?;
+    let exchange: Pubkey = exchange
+        .parse()
+        .map_err(|_| ConfigError(format!("exchange is not a base58 public key: {exchange}")))?;
+    let mut keeper = KeeperConfig::new(exchange);
+    if let Some(n) = over.max_fills_per_tx.or(file.max_fills_per_tx) {
+        if n == 0 || n > 200 {
+            return Err(ConfigError(format!(
+                "max_fills_per_tx must be 1..=200, not {n}"
+            )));
+        }
+        keeper.max_fills_per_tx = n;
+    }
+    if let Some(bps) = over.liquidation_margin_bps.or(file.liquidation_margin_bps) {
+        if bps == 0 || bps > 10_000 {
+            return Err(ConfigError(format!(
+                "liquidation_margin_bps must be 1..=10000, not {bps}"
+            )));
+        }
+        keeper.liquidation_margin_bps = bps;
+    }
+    if let Some(f) = over.crank_funding.or(file.crank_funding) {
+        keeper.crank_funding = f;
+    }
+    let listen = over
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8787".into());
+    let listen: SocketAddr = listen
+        .parse()
+        .map_err(|_| ConfigError(format!("listen is not an address:port: {listen}")))?;
+    let interval_ms = over.interval_ms.or(file.interval_ms).unwrap_or(400);
+    let refresh_ms = over.refresh_ms.or(file.refresh_ms).unwrap_or(1_000);
+    if interval_ms == 0 || refresh_ms == 0 {
+        return Err(ConfigError(
+            "interval_ms and refresh_ms must be positive".into(),
+        ));
+    }
+    Ok(Settings {
+        rpc_url: over
+            .rpc_url
+            .or(file.rpc_url)
+            .unwrap_or_else(|| DEFAULT_RPC_URL.into()),
+        keypair: over.keypair.or(file.keypair),
+        keeper,
+        interval: Duration::from_millis(interval_ms),
+        listen,
+        refresh: Duration::from_millis(refresh_ms),
+    })
+}
+
+/// Reads a keypair file in the Solana CLI format (a JSON array of 64 bytes).
+pub fn read_keypair(path: &Path) -> Result<Keypair, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read keypair file {}: {e}", path.display())))?;
+    let bytes: Vec<u8> = serde_json::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "keypair file {} is not a JSON byte array: {e}",
+            path.display()
+        ))
+    })?;
+    Keypair::try_from(bytes.as_slice()).map_err(|e| {
+        ConfigError(format!(
+            "keypair file {} does not hold a keypair: {e}",
+            path.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EX: &str = "KjuyTdtAs4kMGVGwToUzNncKg313ANnZpV5Tm3B2bSx";
+
+    fn with_exchange() -> Overrides {
+        Overrides {
+            exchange: Some(EX.into()),
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_the_rest() {
+        let file = FileConfig {
+            rpc_url: Some("http://127.0.0.1:9000".into()),
+            max_fills_per_tx: Some(10),
+            exchange: Some("11111111111111111111111111111111".into()),
+            ..FileConfig::default()
+        };
+        let s = resolve(
+            Overrides {
+                max_fills_per_tx: Some(5),
+                ..with_exchange()
+            },
+            file,
+        )
+        .unwrap();
+        assert_eq!(s.keeper.exchange.to_string(), EX);
+        assert_eq!(s.keeper.max_fills_per_tx, 5);
+        assert_eq!(s.rpc_url, "http://127.0.0.1:9000");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8787");
+        assert_eq!(s.interval, Duration::from_millis(400));
+    }
+
+    #[test]
+    fn bad_configuration_is_named() {
+        let err = |o: Overrides, f: FileConfig| resolve(o, f).unwrap_err().0;
+        assert!(err(Overrides::default(), FileConfig::default()).starts_with("missing exchange"));
+        assert!(err(
+            Overrides {
+                exchange: Some("nope".into()),
+                ..Overrides::default()
+            },
+            FileConfig::default()
+        )
+        .contains("not a base58 public key"));
+        assert!(err(
+            Overrides {
+                max_fills_per_tx: Some(0),
+                ..with_exchange()
+            },
+            FileConfig::default()
+        )
+        .contains("max_fills_per_tx must be 1..=200"));
+        assert!(err(
+            Overrides {
+                listen: Some("localhost".into()),
+                ..with_exchange()
+            },
+            FileConfig::default()
+        )
+        .contains("listen is not an address:port"));
+        assert!(err(
+            Overrides {
+                liquidation_margin_bps: Some(20_000),
+                ..with_exchange()
+            },
+            FileConfig::default()
+        )
+        .contains("liquidation_margin_bps"));
+    }
+
+    #[test]
+    fn config_file_errors() {
+        let dir = std::env::temp_dir().join(format!("adl-keeper-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let unknown = dir.join("unknown.toml");
+        std::fs::write(&unknown, "exchange = \"x\"\nrpc = \"y\"\n").unwrap();
+        let e = read_file(&unknown).unwrap_err().0;
+        assert!(e.contains("unknown field `rpc`"), "{e}");
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            format!("exchange = \"{EX}\"\nmax_fills_per_tx = 7\n"),
+        )
+        .unwrap();
+        let f = read_file(&good).unwrap();
+        assert_eq!(
+            resolve(Overrides::default(), f)
+                .unwrap()
+                .keeper
+                .max_fills_per_tx,
+            7
+        );
+        assert!(read_file(&dir.join("missing.toml"))
+            .unwrap_err()
+            .0
+            .starts_with("cannot read config file"));
+        let kp = dir.join("kp.json");
+        std::fs::write(&kp, "[1,2,3]").unwrap();
+        assert!(read_keypair(&kp)
+            .unwrap_err()
+            .0
+            .contains("does not hold a keypair"));
+        std::fs::write(&kp, "not json").unwrap();
+        assert!(read_keypair(&kp)
+            .unwrap_err()
+            .0
+            .contains("not a JSON byte array"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,424 @@
+//! The keeper's work: load an exchange's state through a `Chain`, then liquidate, flag
+//! bankruptcies, start ADL events, run them in their mode, crank funding and claim payouts.
+//! Every decision is recomputed from fresh state (idempotent); a claim rejected because the
+//! state moved is retried once with fresh state.
+
+use adl_engine::error::AdlError;
+use adl_engine::math;
+use adl_engine::state::*;
+use anchor_lang::prelude::Pubkey;
+use tracing::{debug, info, warn};
+
+use crate::accounts::{read_borsh, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot};
+use crate::chain::{Chain, ChainError};
+use crate::client::{self, MarketAccounts};
+use crate::fixture::code;
+
+/// Keeper settings (from flags, environment or a config file).
+#[derive(Clone, Debug)]
+pub struct KeeperConfig {
+    pub exchange: Pubkey,
+    /// Most ADL fills (or pro-rata slots) per transaction: a transaction carries at most
+    /// 1,232 bytes (each listed slot is 4) and 1.4M compute units; 24 keeps a wide margin on
+    /// both (see docs/keeper.md).
+    pub max_fills_per_tx: usize,
+    /// Margin the keeper posts when it takes over a position, bps of the notional.
+    pub liquidation_margin_bps: u64,
+    pub crank_funding: bool,
+}
+
+impl KeeperConfig {
+    pub fn new(exchange: Pubkey) -> Self {
+        KeeperConfig {
+            exchange,
+            max_fills_per_tx: 24,
+            liquidation_margin_bps: 2_500,
+            crank_funding: true,
+        }
+    }
+}
+
+/// An exchange's state as the keeper sees it.
+#[derive(Clone, Debug)]
+pub struct ExchangeView {
+    pub exchange: Exchange,
+    pub fund: Option<InsuranceFund>,
+    pub markets: Vec<(MarketAccounts, MarketSnapshot)>,
+    pub slot: u64,
+}
+
+#[derive(Debug)]
+pub enum KeeperError {
+    Chain(ChainError),
+    Missing(String),
+}
+
+impl std::fmt::Display for KeeperError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeeperError::Chain(e) => write!(f, "{e}"),
+            KeeperError::Missing(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for KeeperError {}
+
+impl From<ChainError> for KeeperError {
+    fn from(e: ChainError) -> Self {
+        KeeperError::Chain(e)
+    }
+}
+
+fn missing(what: &str, key: &Pubkey) -> KeeperError {
+    KeeperError::Missing(format!("{what} {key} not found or not decodable"))
+}
+
+/// Loads the exchange, its fund and every market with its oracle, book and queues, in two
+/// batched reads.
+pub async fn load<C: Chain>(chain: &C, exchange: &Pubkey) -> Result<ExchangeView, KeeperError> {
+    let fund_key = client::insurance_fund_pda(exchange);
+    let first = chain.accounts(&[*exchange, fund_key]).await?;
+    let ex: Exchange = first[0]
+        .as_ref()
+        .and_then(|a| read_borsh(&a.data))
+        .ok_or_else(|| missing("exchange", exchange))?;
+    let fund: Option<InsuranceFund> = first[1].as_ref().and_then(|a| read_zero_copy(&a.data));
+    let market_keys: Vec<Pubkey> = (0..ex.market_count)
+        .map(|i| client::market_pda(exchange, i))
+        .collect();
+    let markets_raw = chain.accounts(&market_keys).await?;
+    let mut headers = Vec::with_capacity(market_keys.len());
+    for (k, a) in market_keys.iter().zip(markets_raw) {
+        let m: Market = a
+            .as_ref()
+            .and_then(|a| read_zero_copy(&a.data))
+            .ok_or_else(|| missing("market", k))?;
+        headers.push((*k, m));
+    }
+    let mut keys = Vec::with_capacity(headers.len() * 4);
+    for (_, m) in &headers {
+        keys.extend([m.oracle, m.book, m.long_queue, m.short_queue]);
+    }
+    let raw = chain.accounts(&keys).await?;
+    let mut markets = Vec::with_capacity(headers.len());
+    for (i, (key, m)) in headers.into_iter().enumerate() {
+        let get = |j: usize| {
+            raw[i * 4 + j]
+                .as_ref()
+                .map(|a| a.data.as_slice())
+                .unwrap_or(&[])
+        };
+        let accounts = MarketAccounts {
+            market: key,
+            oracle: m.oracle,
+            book: m.book,
+            long_queue: m.long_queue,
+            short_queue: m.short_queue,
+        };
+        let snap = MarketSnapshot {
+            key,
+            market: m,
+            oracle: read_borsh(get(0)).ok_or_else(|| missing("oracle", &m.oracle))?,
+            book: BookSnapshot::decode(get(1)).ok_or_else(|| missing("book", &m.book))?,
+            long_queue: QueueSnapshot::decode(get(2))
+                .ok_or_else(|| missing("queue", &m.long_queue))?,
+            short_queue: QueueSnapshot::decode(get(3))
+                .ok_or_else(|| missing("queue", &m.short_queue))?,
+        };
+        markets.push((accounts, snap));
+    }
+    Ok(ExchangeView {
+        exchange: ex,
+        fund,
+        markets,
+        slot: chain.slot().await?,
+    })
+}
+
+/// What one tick did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub funding: usize,
+    pub liquidations: usize,
+    pub flags: usize,
+    pub adl_started: usize,
+    pub adl_fills: usize,
+    pub pro_rata_slots: usize,
+    pub drains: usize,
+    pub switches: usize,
+    pub claims: usize,
+    pub rejected: usize,
+}
+
+impl TickReport {
+    /// Whether the tick changed anything.
+    pub fn acted(&self) -> bool {
+        self.funding
+            + self.liquidations
+            + self.flags
+            + self.adl_started
+            + self.adl_fills
+            + self.pro_rata_slots
+            + self.drains
+            + self.switches
+            + self.claims
+            > 0
+    }
+}
+
+/// One unit of work found in a view.
+#[derive(Clone, Debug)]
+enum Work {
+    Funding,
+    Liquidate {
+        slot: u32,
+        owner: Pubkey,
+        margin: u64,
+    },
+    Flag {
+        slot: u32,
+    },
+    StartAdl {
+        slot: u32,
+        owner: Pubkey,
+    },
+    Ranked {
+        index: usize,
+        id: u64,
+        slots: Vec<u32>,
+    },
+    ProRata {
+        index: usize,
+        id: u64,
+        slots: Vec<u32>,
+    },
+    Drain {
+        index: usize,
+        id: u64,
+        level: u64,
+        slots: Vec<u32>,
+    },
+    Switch {
+        index: usize,
+        id: u64,
+    },
+    Claim {
+        owner: Pubkey,
+    },
+}
+
+/// The next piece of work in one market, in priority order: resolve events, then
+/// bankruptcies and liquidations, then claims and funding.
+fn next_work(
+    view: &ExchangeView,
+    snap: &MarketSnapshot,
+    cfg: &KeeperConfig,
+    keeper: &Pubkey,
+) -> Option<Work> {
+    let m = &snap.market;
+    let price = snap.oracle.price;
+    // Events, oldest first.
+    let mut events: Vec<(usize, &AdlEvent)> = snap.active_events().collect();
+    events.sort_by_key(|(_, e)| e.id);
+    for (index, ev) in events {
+        let past_deadline = view.slot > ev.deadline_slot;
+        match ev.mode {
+            ADL_MODE_PRO_RATA => {
+                let mut slots = snap.pending_pro_rata_slots(index);
+                if !slots.is_empty() {
+                    slots.truncate(cfg.max_fills_per_tx);
+                    return Some(Work::ProRata {
+                        index,
+                        id: ev.id,
+                        slots,
+                    });
+                }
+            }
+            ADL_MODE_LEVERAGE_DRAIN => match snap.drain_plan(index) {
+                Some((level, slots)) if slots.len() <= cfg.max_fills_per_tx => {
+                    return Some(Work::Drain {
+                        index,
+                        id: ev.id,
+                        level,
+                        slots,
+                    });
+                }
+                _ if past_deadline => return Some(Work::Switch { index, id: ev.id }),
+                _ => {}
+            },
+            _ => {
+                let plan = snap.next_adl_counterparties(index, cfg.max_fills_per_tx);
+                if !plan.is_empty() {
+                    return Some(Work::Ranked {
+                        index,
+                        id: ev.id,
+                        slots: plan.iter().map(|p| p.slot).collect(),
+                    });
+                }
+                if past_deadline {
+                    return Some(Work::Switch { index, id: ev.id });
+                }
+            }
+        }
+    }
+    // Positions at the oracle price.
+    let fund_available = view
+        .fund
+        .map(|f| f.available(m.params.max_insurance_per_event))
+        .unwrap_or(0);
+    for (slot, p) in snap.book.open_slots() {
+        if p.owner == *keeper {
+            continue;
+        }
+        let Ok(eq) = p.equity(m.cumulative_funding, price) else {
+            continue;
+        };
+        let Ok(mm) = math::margin_requirement(p.base, price, m.params.mmr_bps) else {
+            continue;
+        };
+        if !math::is_liquidatable(eq, mm) {
+            if p.bankrupt_since_slot != 0 {
+                return Some(Work::Flag { slot }); // recovered: clear the stamp
+            }
+            continue;
+        }
+        let notional =
+            math::close_notional(p.base > 0, p.base.unsigned_abs(), price).unwrap_or(u64::MAX);
+        let margin = (notional as u128 * cfg.liquidation_margin_bps as u128 / 10_000) as u64;
+        if math::is_bankrupt(eq) {
+            let fee = math::fee(notional, m.params.liquidation_fee_bps).unwrap_or(u64::MAX);
+            let (_, to_liq) =
+                math::split_fee(fee, m.params.liquidation_fee_to_fund_bps).unwrap_or((0, fee));
+            let need = (-eq) as u128 + to_liq as u128;
+            if need <= fund_available as u128 {
+                return Some(Work::Liquidate {
+                    slot,
+                    owner: p.owner,
+                    margin,
+                });
+            }
+            if p.bankrupt_since_slot == 0 {
+                return Some(Work::Flag { slot });
+            }
+            return Some(Work::StartAdl {
+                slot,
+                owner: p.owner,
+            });
+        }
+        return Some(Work::Liquidate {
+            slot,
+            owner: p.owner,
+            margin,
+        });
+    }
+    // Payouts waiting in slots.
+    if let Some((_, p)) = snap
+        .allocated_slots()
+        .find(|(_, p)| p.status == SLOT_ADL_CLOSED || p.adl_payout > 0)
+    {
+        return Some(Work::Claim { owner: p.owner });
+    }
+    if cfg.crank_funding && view.slot >= m.last_funding_slot + m.params.funding_period_slots {
+        return Some(Work::Funding);
+    }
+    None
+}
+
+fn is_stale_claim(e: &ChainError) -> bool {
+    matches!(e, ChainError::Rejected { code: Some(c), .. }
+        if [
+            AdlError::WrongAdlCounterparty,
+            AdlError::AdlProofTooLong,
+            AdlError::WrongDrainClaim,
+            AdlError::ObligationNotPending,
+            AdlError::AdlEventNotActive,
+            AdlError::NotLiquidatable,
+            AdlError::InsufficientInsurance,
+            AdlError::InsuranceCanCover,
+            AdlError::NotBankrupt,
+        ]
+        .iter()
+        .any(|x| code(*x) == *c))
+}
+
+/// Runs work until the exchange needs nothing more (or `max_steps` transactions), reloading
+/// state after every transaction. Returns what was done.
+pub async fn tick<C: Chain>(
+    chain: &C,
+    cfg: &KeeperConfig,
+    max_steps: usize,
+) -> Result<TickReport, KeeperError> {
+    let mut report = TickReport::default();
+    let keeper = chain.keeper();
+    let mut stale_retries = 0;
+    for _ in 0..max_steps {
+        let view = load(chain, &cfg.exchange).await?;
+        let mut found = None;
+        for (accounts, snap) in &view.markets {
+            if let Some(w) = next_work(&view, snap, cfg, &keeper) {
+                found = Some((*accounts, w));
+                break;
+            }
+        }
+        let Some((m, work)) = found else { break };
+        let ex = cfg.exchange;
+        let ix = match &work {
+            Work::Funding => client::update_funding(&ex, &m),
+            Work::Liquidate {
+                slot,
+                owner,
+                margin,
+            } => client::liquidate(&ex, &m, owner, &keeper, *slot, u64::MAX, *margin),
+            Work::Flag { slot } => client::flag_bankrupt(&ex, &m, *slot),
+            Work::StartAdl { slot, owner } => client::start_adl(&ex, &m, owner, *slot),
+            Work::Ranked { index, id, slots } => {
+                client::auto_deleverage(&ex, &m, *index as u8, *id, slots.clone())
+            }
+            Work::ProRata { index, id, slots } => {
+                client::apply_pro_rata(&ex, &m, *index as u8, *id, slots.clone())
+            }
+            Work::Drain {
+                index,
+                id,
+                level,
+                slots,
+            } => client::adl_drain(&ex, &m, *index as u8, *id, *level, slots.clone()),
+            Work::Switch { index, id } => {
+                client::adl_switch_to_pro_rata(&ex, &m, *index as u8, *id)
+            }
+            Work::Claim { owner } => client::claim_adl_payout(&ex, &m, owner),
+        };
+        match chain.send(&[ix]).await {
+            Ok(()) => {
+                debug!(?work, "done");
+                match work {
+                    Work::Funding => report.funding += 1,
+                    Work::Liquidate { .. } => report.liquidations += 1,
+                    Work::Flag { .. } => report.flags += 1,
+                    Work::StartAdl { .. } => report.adl_started += 1,
+                    Work::Ranked { slots, .. } => report.adl_fills += slots.len(),
+                    Work::ProRata { slots, .. } => report.pro_rata_slots += slots.len(),
+                    Work::Drain { .. } => report.drains += 1,
+                    Work::Switch { .. } => report.switches += 1,
+                    Work::Claim { .. } => report.claims += 1,
+                }
+            }
+            Err(e) if is_stale_claim(&e) && stale_retries == 0 => {
+                warn!(?work, error = %e, "state moved; retrying with fresh state");
+                stale_retries += 1;
+                report.rejected += 1;
+            }
+            Err(e @ ChainError::Transport(_)) => return Err(e.into()),
+            Err(e) => {
+                warn!(?work, error = %e, "rejected");
+                report.rejected += 1;
+                break;
+            }
+        }
+    }
+    if report.acted() {
+        info!(?report, "tick");
+    }
+    Ok(report)
+}

@@ -1,0 +1,253 @@
+//! The keeper end to end on the in-process bank: it alone resolves a crash with several
+//! bankruptcies in each ADL mode; the HTTP API and the alert stream against a running server
+//! on loopback with a real HTTP client.
+
+use std::time::Duration;
+
+use adl_engine::math;
+use adl_engine::state::*;
+use adl_engine_tests::check;
+use adl_keeper::chain::BankChain;
+use adl_keeper::client;
+use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_keeper::keeper::{tick, KeeperConfig, TickReport};
+use adl_keeper::serve::{refresher, router, PositionJson, QueueRowJson, ServeState};
+use adl_keeper::view::queue_rows;
+
+/// Twelve traders: six longs against six shorts from 2x to 9x, a keeper with 50,000 USDC,
+/// a thin insurance fund (5 USDC).
+async fn crash_book(mode: u8) -> (Fixture, usize) {
+    let mut f = Fixture::new(price(100)).await;
+    let m = f.add_market(64).await;
+    let keeper = f.add_user(100_000 * USDC, 50_000 * USDC).await;
+    let staker = f.add_user(1_000 * USDC, 0).await;
+    f.stake(staker, 5 * USDC).await.unwrap();
+    for (k, lev) in [2u64, 9, 4, 8, 6, 9].iter().enumerate() {
+        let long = f.add_user(5_000 * USDC, 2_000 * USDC).await;
+        let short = f.add_user(5_000 * USDC, 2_000 * USDC).await;
+        let size = (k as i64 + 2) * BASE / 2;
+        let margin = (size as u64 / 1_000) * 100 / lev;
+        f.trade(0, long, short, size, price(100), margin, 3 * margin)
+            .await
+            .unwrap();
+    }
+    let admin = f.admin_key();
+    f.bank
+        .send(
+            &[client::set_adl_mode(&admin, &f.exchange, &m.market, mode)],
+            &[],
+        )
+        .await
+        .unwrap();
+    check(&mut f).await;
+    (f, keeper)
+}
+
+async fn run_keeper(f: &mut Fixture, keeper: usize) -> TickReport {
+    let cfg = KeeperConfig::new(f.exchange);
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = BankChain::new(f, kp);
+    let mut total = TickReport::default();
+    for _ in 0..12 {
+        let r = tick(&chain, &cfg, 100).await.unwrap();
+        {
+            let mut g = chain.fixture().await;
+            check(&mut g).await;
+        }
+        let acted = r.acted();
+        total.liquidations += r.liquidations;
+        total.flags += r.flags;
+        total.adl_started += r.adl_started;
+        total.adl_fills += r.adl_fills;
+        total.pro_rata_slots += r.pro_rata_slots;
+        total.drains += r.drains;
+        total.switches += r.switches;
+        total.claims += r.claims;
+        total.rejected += r.rejected;
+        if !acted {
+            break;
+        }
+    }
+    total
+}
+
+#[tokio::test]
+async fn keeper_resolves_a_crash_in_each_mode() {
+    for mode in [
+        ADL_MODE_RANKED_QUEUE,
+        ADL_MODE_PRO_RATA,
+        ADL_MODE_LEVERAGE_DRAIN,
+    ] {
+        let (mut f, keeper) = crash_book(mode).await;
+        // 100 → 86: the 9x and 8x longs are bankrupt; the 6x one is below maintenance.
+        f.set_price(0, price(86), 0).await.unwrap();
+        let report = run_keeper(&mut f, keeper).await;
+        eprintln!("mode {mode}: {report:?}");
+        let s = f.market_snapshot(0).await;
+        // Nothing left to do: no event active, nobody bankrupt or liquidatable, no payout
+        // waiting in a slot.
+        assert_eq!(s.active_events().count(), 0, "mode {mode}: {report:?}");
+        for (_, p) in s.book.open_slots() {
+            let eq = p.equity(s.market.cumulative_funding, price(86)).unwrap();
+            let mm = math::margin_requirement(p.base, price(86), s.market.params.mmr_bps).unwrap();
+            assert!(
+                p.owner == f.users[keeper].key() || eq >= mm,
+                "mode {mode}: a liquidatable position remains"
+            );
+        }
+        assert!(s
+            .allocated_slots()
+            .all(|(_, p)| p.status == SLOT_OPEN && p.adl_payout == 0));
+        assert!(report.adl_started >= 2, "mode {mode}: {report:?}");
+        assert!(report.liquidations >= 1, "mode {mode}: {report:?}");
+        assert_eq!(
+            report.rejected, 0,
+            "mode {mode}: every claim accepted: {report:?}"
+        );
+        // Ranked and pro-rata fills leave payouts the keeper claims; a drain keeps equity in
+        // the positions.
+        match mode {
+            ADL_MODE_RANKED_QUEUE => {
+                assert!(report.adl_fills > 0 && report.claims > 0, "{report:?}")
+            }
+            ADL_MODE_PRO_RATA => {
+                assert!(report.pro_rata_slots > 0 && report.claims > 0, "{report:?}")
+            }
+            _ => assert!(report.drains > 0, "{report:?}"),
+        }
+        check(&mut f).await;
+    }
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let r = client.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn http_api_and_alert_stream() {
+    let (mut f, keeper) = crash_book(ADL_MODE_RANKED_QUEUE).await;
+    let expected_long = {
+        let s = f.market_snapshot(0).await;
+        queue_rows(&s, SIDE_LONG, s.oracle.price)
+    };
+    let an_owner = expected_long[0].owner.to_string();
+    let exchange = f.exchange;
+    let cfg = KeeperConfig::new(exchange);
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = BankChain::new(&mut f, kp);
+    let state = ServeState::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let st = state.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router(st)).await });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let base = format!("http://{addr}");
+    let checks = async {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if get(&client, &format!("{base}/markets")).await.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            get(&client, &format!("{base}/health")).await,
+            (200, "ok".to_string())
+        );
+        let (code, body) = get(&client, &format!("{base}/markets")).await;
+        assert_eq!(code, 200);
+        let markets: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(markets.as_array().unwrap().len(), 1);
+        // Sizes 1.0 + 1.5 + … + 3.5 = 13.5 on each side.
+        assert_eq!(markets[0]["open_interest_long"], 13_500_000_000u64);
+        assert_eq!(markets[0]["oracle_price"], price(100));
+        let (code, body) = get(&client, &format!("{base}/markets/0/queue?side=long")).await;
+        assert_eq!(code, 200);
+        let rows: Vec<QueueRowJson> = serde_json::from_str(&body).unwrap();
+        assert_eq!(rows.len(), expected_long.len());
+        for (r, e) in rows.iter().zip(&expected_long) {
+            assert_eq!(
+                (r.rank, r.slot, r.lights, r.size_ahead),
+                (
+                    e.ranked.rank,
+                    e.ranked.slot,
+                    e.ranked.lights,
+                    e.ranked.size_ahead
+                )
+            );
+            assert_eq!(r.owner, e.owner.to_string());
+        }
+        let (code, body) = get(&client, &format!("{base}/owners/{an_owner}/positions")).await;
+        assert_eq!(code, 200);
+        let mine: Vec<PositionJson> = serde_json::from_str(&body).unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!((mine[0].side.as_str(), mine[0].row.rank), ("long", 1));
+        assert_eq!(
+            get(&client, &format!("{base}/markets/0/queue?side=sideways"))
+                .await
+                .0,
+            400
+        );
+        assert_eq!(
+            get(&client, &format!("{base}/markets/9/queue")).await.0,
+            404
+        );
+        assert_eq!(
+            get(&client, &format!("{base}/owners/not-a-key/positions"))
+                .await
+                .0,
+            400
+        );
+        assert_eq!(
+            get(&client, &format!("{base}/events")).await,
+            (200, "[]".to_string())
+        );
+
+        // Subscribe, then crash the price and let the keeper work one transaction at a time
+        // so that the refresher sees each state.
+        let mut stream = client.get(format!("{base}/alerts")).send().await.unwrap();
+        assert_eq!(stream.headers()["content-type"], "text/event-stream");
+        chain
+            .fixture()
+            .await
+            .set_price(0, price(86), 0)
+            .await
+            .unwrap();
+        let mut text = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !(text.contains("\"type\":\"event_started\"") && text.contains("\"type\":\"fill\""))
+            && tokio::time::Instant::now() < deadline
+        {
+            let _ = tick(&chain, &cfg, 1).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            while let Ok(Ok(Some(chunk))) =
+                tokio::time::timeout(Duration::from_millis(30), stream.chunk()).await
+            {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+        let _ = stop_tx.send(true);
+        text
+    };
+    let (_, text) = tokio::join!(
+        refresher(
+            &chain,
+            exchange,
+            state.clone(),
+            Duration::from_millis(25),
+            stop_rx
+        ),
+        checks
+    );
+    server.abort();
+    assert!(
+        text.contains("\"type\":\"event_started\""),
+        "alerts: {text}"
+    );
+    assert!(text.contains("\"type\":\"fill\""), "alerts: {text}");
+    assert!(
+        text.starts_with("data: ") || text.contains("\ndata: "),
+        "server-sent events framing: {text}"
+    );
+}
