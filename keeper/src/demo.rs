@@ -1,15 +1,18 @@
 //! `adl-keeper demo`: an exchange on the in-process bank — oracle, market, twenty funded
-//! traders with positions of different leverage — and both sides' ADL queues.
+//! traders with positions of different leverage — and both sides' ADL queues; then a crash
+//! that the keeper resolves.
 
 use std::fmt::Write;
 
 use adl_engine::state::{EVENT_DONE, SIDE_LONG, SIDE_SHORT};
 
+use crate::accounts::MarketSnapshot;
+use crate::chain::BankChain;
 use crate::client;
-use crate::fixture::{code, custom_error, price, Fixture, BASE, USDC};
+use crate::fixture::{price, Fixture, BASE, USDC};
 use crate::invariants;
+use crate::keeper::{tick, KeeperConfig, Work};
 use crate::view::format_queue;
-use adl_engine::error::AdlError;
 
 /// Leverage (whole x) each of the ten long/short pairs opens at.
 const PAIR_LEVERAGE: [u64; 10] = [2, 9, 4, 7, 3, 8, 5, 6, 2, 9];
@@ -102,8 +105,10 @@ fn usdc(v: i128) -> String {
     format!("{sign}{}.{:06}", v.abs() / 1_000_000, v.abs() % 1_000_000)
 }
 
-/// The crash: a staker funds the insurance fund, the price falls to 92 (liquidations), then
-/// to 78 (bankruptcies the fund cannot cover: ADL against the shorts in rank order).
+/// The crash: a staker funds the insurance fund, the price falls to 92 then to 78, and the
+/// keeper — the same code as `adl-keeper run`, over the in-process bank — resolves it one
+/// transaction at a time: liquidations, a bankruptcy the fund pays, bankruptcies it cannot
+/// pay (ADL in rank order), payout claims.
 async fn crash(f: &mut Fixture, out: &mut String) -> Result<(), String> {
     let staker = f.add_user(1_000 * USDC, 0).await;
     f.stake(staker, 10 * USDC)
@@ -114,158 +119,140 @@ async fn crash(f: &mut Fixture, out: &mut String) -> Result<(), String> {
         .send(&[client::sweep_fees(&f.exchange, &m.market)], &[])
         .await
         .map_err(|e| format!("sweep: {e}"))?;
-    let liquidator = f.add_user(20_000 * USDC, 20_000 * USDC).await;
+    let keeper = f.add_user(20_000 * USDC, 20_000 * USDC).await;
     let _ = writeln!(
         out,
-        "\n== crash ==\ninsurance fund: 10 USDC staked + swept fees = {} USDC",
-        usdc(f.fund().await.balance as i128)
+        "\n== crash ==\ninsurance fund: 10 USDC staked + swept fees = {} USDC; the keeper {} has 20,000 USDC to take over positions",
+        usdc(f.fund().await.balance as i128),
+        f.users[keeper].key()
     );
+    let cfg = KeeperConfig::new(f.exchange);
+    let kp = f.users[keeper].kp.insecure_clone();
+    let mut claims = 0;
     for px in [92u64, 78] {
         f.set_price(0, price(px), 0)
             .await
             .map_err(|e| format!("oracle: {e}"))?;
         let _ = writeln!(out, "\noracle -> {px}.00");
-        let snap = f.market_snapshot(0).await;
-        let mut work: Vec<(u32, anchor_lang::prelude::Pubkey, i128)> = vec![];
-        for (slot, p) in snap.book.open_slots() {
-            let eq = p
-                .equity(snap.market.cumulative_funding, price(px))
-                .map_err(|e| e.to_string())?;
-            let mm =
-                adl_engine::math::margin_requirement(p.base, price(px), snap.market.params.mmr_bps)
-                    .map_err(|e| e.to_string())?;
-            if adl_engine::math::is_liquidatable(eq, mm) && p.owner != f.users[liquidator].key() {
-                work.push((slot, p.owner, eq));
-            }
+        let chain = BankChain::new(f, kp.insecure_clone());
+        loop {
+            let before = chain.fixture().await.market_snapshot(0).await;
+            let report = tick(&chain, &cfg, 1).await.map_err(|e| e.to_string())?;
+            let Some((_, work)) = report.actions.first().cloned() else {
+                break;
+            };
+            let mut g = chain.fixture().await;
+            let after = g.market_snapshot(0).await;
+            let fund = g.fund().await.balance;
+            describe(out, &before, &after, &work, fund, &mut claims);
+            invariants::check_all(&g.snapshot().await)?;
         }
-        for (slot, owner, eq) in work {
-            let notional = snap.book.slots[slot as usize].base.unsigned_abs() / 1_000 * px;
-            let ix = client::liquidate(
-                &f.exchange,
-                &m,
-                &owner,
-                &f.users[liquidator].key(),
-                slot,
-                u64::MAX,
-                notional,
-            );
-            match f.send_as(&[ix], &[liquidator]).await {
-                Ok(()) => {
-                    let _ = writeln!(
-                        out,
-                        "  liquidated slot {slot:>3} (equity {} USDC){}; fund now {} USDC",
-                        usdc(eq),
-                        if eq < 0 {
-                            ", deficit paid by the fund"
-                        } else {
-                            ""
-                        },
-                        usdc(f.fund().await.balance as i128)
-                    );
-                }
-                Err(e) if custom_error(&e) == Some(code(AdlError::InsufficientInsurance)) => {
-                    let ix = client::start_adl(&f.exchange, &m, &owner, slot);
-                    f.bank
-                        .send(&[ix], &[])
-                        .await
-                        .map_err(|e| format!("start_adl: {e}"))?;
-                    let snap = f.market_snapshot(0).await;
-                    let (index, ev) = snap
-                        .active_events()
-                        .max_by_key(|(_, e)| e.id)
-                        .ok_or("no event started")?;
-                    let _ = writeln!(
-                        out,
-                        "  slot {slot:>3} bankrupt (equity {} USDC), the fund cannot cover it: ADL event {} — fund paid {} USDC, {} base at P_exec {}",
-                        usdc(eq),
-                        ev.id,
-                        usdc(ev.fund_paid as i128),
-                        usdc(ev.base_remaining as i128 / 1_000),
-                        usdc(ev.exec_price as i128)
-                    );
-                    adl(f, out, index).await?;
-                }
-                Err(e) => return Err(format!("liquidate slot {slot}: {e}")),
-            }
-            invariants::check_all(&f.snapshot().await)?;
-        }
-    }
-    // Everyone's payouts are claimed (permissionless).
-    let snap = f.market_snapshot(0).await;
-    let owners: Vec<_> = snap
-        .allocated_slots()
-        .filter(|(_, p)| p.adl_payout > 0)
-        .map(|(_, p)| p.owner)
-        .collect();
-    for owner in &owners {
-        let ix = client::claim_adl_payout(&f.exchange, &m, owner);
-        f.bank
-            .send(&[ix], &[])
-            .await
-            .map_err(|e| format!("claim: {e}"))?;
     }
     let _ = writeln!(
         out,
-        "\n{} ADL payouts claimed into the owners' free collateral",
-        owners.len()
+        "\n{claims} ADL payouts claimed by the keeper into the owners' free collateral"
     );
     Ok(())
 }
 
-/// Runs one ranked ADL event to the end as a keeper would: the next counterparties from the
-/// program's own rank walk, submitted as the proof.
-async fn adl(f: &mut Fixture, out: &mut String, index: usize) -> Result<(), String> {
-    let m = f.markets[0];
-    let snap = f.market_snapshot(0).await;
-    let ev = snap.market.adl_events[index];
-    let side = if ev.side == SIDE_LONG {
-        SIDE_SHORT
-    } else {
-        SIDE_LONG
+/// One line (or table) per keeper transaction.
+fn describe(
+    out: &mut String,
+    before: &MarketSnapshot,
+    after: &MarketSnapshot,
+    work: &Work,
+    fund: u64,
+    claims: &mut usize,
+) {
+    let price = before.oracle.price;
+    let f = before.market.cumulative_funding;
+    let eq = |slot: u32| {
+        before.book.slots[slot as usize]
+            .equity(f, price)
+            .unwrap_or(0)
     };
-    out.push_str("  counterparty queue before:\n");
-    for line in format_queue(&snap, side, ev.exec_price).lines() {
-        let _ = writeln!(out, "    {line}");
+    match work {
+        Work::Liquidate { slot, .. } => {
+            let e = eq(*slot);
+            let _ = writeln!(
+                out,
+                "  keeper liquidates slot {slot:>3} (equity {} USDC){}; fund now {} USDC",
+                usdc(e),
+                if e < 0 {
+                    ", deficit paid by the fund"
+                } else {
+                    ""
+                },
+                usdc(fund as i128)
+            );
+        }
+        Work::Flag { slot } => {
+            let _ = writeln!(
+                out,
+                "  keeper flags slot {slot:>3} bankrupt (equity {} USDC): more than the fund can pay",
+                usdc(eq(*slot))
+            );
+        }
+        Work::StartAdl { slot, .. } => {
+            if let Some((index, ev)) = after.active_events().max_by_key(|(_, e)| e.id) {
+                let _ = writeln!(
+                    out,
+                    "  slot {slot:>3} bankrupt (equity {} USDC), the fund cannot cover it: ADL event {} — fund paid {} USDC, {} base at P_exec {}",
+                    usdc(eq(*slot)),
+                    ev.id,
+                    usdc(ev.fund_paid as i128),
+                    usdc(ev.base_remaining as i128 / 1_000),
+                    usdc(ev.exec_price as i128)
+                );
+                let side = if ev.side == SIDE_LONG {
+                    SIDE_SHORT
+                } else {
+                    SIDE_LONG
+                };
+                out.push_str("  counterparty queue at P_exec:\n");
+                for line in format_queue(after, side, ev.exec_price).lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+                let _ = index;
+            }
+        }
+        Work::Ranked { index, slots, .. } => {
+            let ev = before.market.adl_events[*index];
+            for p in before.next_adl_counterparties(*index, slots.len()) {
+                let owner = before.book.slots[p.slot as usize].owner;
+                let _ = writeln!(
+                    out,
+                    "  ADL fill: slot {:>3} ({}) tier {} closes {} base at {} -> realized PnL {} + margin {} = payout {} USDC",
+                    p.slot,
+                    owner,
+                    p.tier,
+                    usdc(p.base as i128 / 1_000),
+                    usdc(ev.exec_price as i128),
+                    usdc(p.outcome.realized_pnl),
+                    usdc(p.outcome.margin_released as i128),
+                    usdc(p.outcome.to_free as i128)
+                );
+            }
+            let ev = after.market.adl_events[*index];
+            let _ = writeln!(
+                out,
+                "  event {}: {} base left, status {}; rounding sink {} atoms",
+                ev.id,
+                usdc(ev.base_remaining as i128 / 1_000),
+                if ev.status == EVENT_DONE {
+                    "done"
+                } else {
+                    "active"
+                },
+                after.market.rounding_sink
+            );
+        }
+        Work::Claim { owner } => {
+            *claims += 1;
+            let _ = writeln!(out, "  keeper claims the ADL payout of {owner}");
+        }
+        other => {
+            let _ = writeln!(out, "  keeper: {other:?}");
+        }
     }
-    let plan = snap.next_adl_counterparties(index, 8);
-    let slots: Vec<u32> = plan.iter().map(|p| p.slot).collect();
-    let ix = client::auto_deleverage(&f.exchange, &m, index as u8, ev.id, slots);
-    f.bank
-        .send(&[ix], &[])
-        .await
-        .map_err(|e| format!("auto_deleverage: {e}"))?;
-    for p in &plan {
-        let owner = snap.book.slots[p.slot as usize].owner;
-        let _ = writeln!(
-            out,
-            "  ADL fill: slot {:>3} ({}) tier {} closes {} base at {} -> realized PnL {} + margin {} = payout {} USDC",
-            p.slot,
-            owner,
-            p.tier,
-            usdc(p.base as i128 / 1_000),
-            usdc(ev.exec_price as i128),
-            usdc(p.outcome.realized_pnl),
-            usdc(p.outcome.margin_released as i128),
-            usdc(p.outcome.to_free as i128)
-        );
-    }
-    let snap = f.market_snapshot(0).await;
-    let ev = snap.market.adl_events[index];
-    let _ = writeln!(
-        out,
-        "  event {}: {} base left, status {}; rounding sink {} atoms",
-        ev.id,
-        usdc(ev.base_remaining as i128 / 1_000),
-        if ev.status == EVENT_DONE {
-            "done"
-        } else {
-            "active"
-        },
-        snap.market.rounding_sink
-    );
-    out.push_str("  counterparty queue after:\n");
-    for line in format_queue(&snap, side, ev.exec_price).lines() {
-        let _ = writeln!(out, "    {line}");
-    }
-    Ok(())
 }

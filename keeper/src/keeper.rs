@@ -149,6 +149,8 @@ pub struct TickReport {
     pub switches: usize,
     pub claims: usize,
     pub rejected: usize,
+    /// Each transaction that went through, in order, with the market it touched.
+    pub actions: Vec<(Pubkey, Work)>,
 }
 
 impl TickReport {
@@ -167,9 +169,9 @@ impl TickReport {
     }
 }
 
-/// One unit of work found in a view.
-#[derive(Clone, Debug)]
-enum Work {
+/// One unit of work found in a view (and, once done, reported in `TickReport::actions`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Work {
     Funding,
     Liquidate {
         slot: u32,
@@ -392,6 +394,7 @@ pub async fn tick<C: Chain>(
         match chain.send(&[ix]).await {
             Ok(()) => {
                 debug!(?work, "done");
+                report.actions.push((m.market, work.clone()));
                 match work {
                     Work::Funding => report.funding += 1,
                     Work::Liquidate { .. } => report.liquidations += 1,

@@ -12,7 +12,9 @@ async fn demo_prints_both_queues_and_exact_conservation() {
     assert!(report.contains("the fund cannot cover it: ADL event 0"));
     assert!(report.contains("ADL fill: slot"));
     assert!(report.contains("status done"));
-    assert!(report.contains("ADL payouts claimed"));
+    assert!(report.contains("ADL payouts claimed by the keeper"));
+    assert!(report.contains("keeper liquidates slot"));
+    assert!(report.contains("keeper flags slot"));
     // Ranks 1..=10 on the short side, each with lights.
     let short = report.split("SHORT queue").nth(1).unwrap();
     assert_eq!(
