@@ -39,7 +39,13 @@ pub trait Chain {
     /// Accounts by key, in order (`None`: no such account). Implementations batch.
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError>;
     /// Sends one transaction signed by the keeper (fee payer).
-    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError>;
+    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError> {
+        self.send_with(ixs, &[]).await
+    }
+    /// Sends one transaction signed by the keeper and `extra` signers (new accounts).
+    async fn send_with(&self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), ChainError>;
+    /// Lamports that make an account of `len` bytes rent-exempt.
+    async fn rent_exempt(&self, len: usize) -> Result<u64, ChainError>;
     /// The keeper's key (fee payer, liquidator).
     fn keeper(&self) -> Pubkey;
     /// Current slot.
@@ -89,16 +95,18 @@ impl Chain for RpcChain {
         Ok(out)
     }
 
-    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError> {
+    async fn send_with(&self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), ChainError> {
         let blockhash = self
             .client
             .get_latest_blockhash()
             .await
             .map_err(|e| ChainError::Transport(e.to_string()))?;
+        let mut signers: Vec<&Keypair> = vec![&self.payer];
+        signers.extend_from_slice(extra);
         let tx = Transaction::new_signed_with_payer(
             ixs,
             Some(&self.payer.pubkey()),
-            &[&self.payer],
+            &signers,
             blockhash,
         );
         match self.client.send_and_confirm_transaction(&tx).await {
@@ -122,6 +130,13 @@ impl Chain for RpcChain {
                 }
             }
         }
+    }
+
+    async fn rent_exempt(&self, len: usize) -> Result<u64, ChainError> {
+        self.client
+            .get_minimum_balance_for_rent_exemption(len)
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))
     }
 
     fn keeper(&self) -> Pubkey {
@@ -168,10 +183,12 @@ impl Chain for BankChain<'_> {
         Ok(out)
     }
 
-    async fn send(&self, ixs: &[Instruction]) -> Result<(), ChainError> {
+    async fn send_with(&self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), ChainError> {
         let mut f = self.fixture.lock().await;
+        let mut signers: Vec<&Keypair> = vec![&self.keeper];
+        signers.extend_from_slice(extra);
         f.bank
-            .send(ixs, &[&self.keeper])
+            .send(ixs, &signers)
             .await
             .map_err(|e| ChainError::Rejected {
                 code: crate::fixture::custom_error(&e),
@@ -185,5 +202,9 @@ impl Chain for BankChain<'_> {
 
     async fn slot(&self) -> Result<u64, ChainError> {
         Ok(self.fixture.lock().await.bank.slot().await)
+    }
+
+    async fn rent_exempt(&self, len: usize) -> Result<u64, ChainError> {
+        Ok(self.fixture.lock().await.bank.rent_exempt(len).await)
     }
 }

@@ -122,7 +122,7 @@ pub fn set_oracle_price(
 }
 
 /// The large accounts of a market, created by the client.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MarketAccounts {
     pub market: Pubkey,
     pub oracle: Pubkey,

@@ -31,22 +31,7 @@ pub const UNSTAKE_COOLDOWN_SLOTS: u64 = 100;
 
 /// Parameters used by the demo and most tests: 10x initial, 20x maintenance.
 pub fn default_params() -> MarketParamsArgs {
-    MarketParamsArgs {
-        imr_bps: 1_000,
-        mmr_bps: 500,
-        taker_fee_bps: 5,
-        maker_fee_bps: 2,
-        liquidation_fee_bps: 100,
-        liquidation_fee_to_fund_bps: 5_000,
-        oracle_band_bps: 500,
-        max_oracle_conf_bps: 200,
-        max_oracle_staleness_slots: 150,
-        max_insurance_per_event: 1_000_000 * USDC,
-        bankruptcy_grace_slots: 50,
-        adl_deadline_slots: 300,
-        funding_period_slots: 100,
-        max_funding_rate_bps: 50,
-    }
+    crate::bootstrap::default_params()
 }
 
 pub struct User {

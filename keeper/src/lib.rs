@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod bank;
+pub mod bootstrap;
 pub mod chain;
 pub mod client;
 pub mod config;

@@ -75,6 +75,28 @@ enum Command {
         #[arg(long, default_value = "both")]
         side: String,
     },
+    /// Create (or complete) an exchange on a cluster: mint (optional), exchange, insurance
+    /// fund, oracle and markets with their large accounts. Re-running skips what exists.
+    Bootstrap {
+        #[command(flatten)]
+        common: Common,
+        /// Admin keypair file (pays, becomes the exchange admin and oracle authority).
+        #[arg(long, env = "ADL_KEEPER_KEYPAIR")]
+        keypair: Option<PathBuf>,
+        /// Existing collateral mint (6 decimals); without it a new mint is created with the
+        /// admin as mint authority (localnet/devnet).
+        #[arg(long)]
+        mint: Option<String>,
+        /// Initial oracle price, price atoms (1e6 = 1.0).
+        #[arg(long, default_value_t = 100_000_000)]
+        oracle_price: u64,
+        /// Book capacity of each market (repeat for several markets).
+        #[arg(long = "capacity", default_values_t = [4_096usize])]
+        capacities: Vec<usize>,
+        /// Insurance unstake cooldown, slots.
+        #[arg(long, default_value_t = 9_000)]
+        unstake_cooldown_slots: u64,
+    },
     /// Serve markets, queues, positions and events over HTTP, and alerts as server-sent events.
     Serve {
         #[command(flatten)]
@@ -148,6 +170,62 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         return Ok(());
                     }
                 }
+            }
+        }
+        Command::Bootstrap {
+            common,
+            keypair,
+            mint,
+            oracle_price,
+            capacities,
+            unstake_cooldown_slots,
+        } => {
+            let rpc_url = match (&common.rpc_url, &cli.config) {
+                (Some(u), _) => u.clone(),
+                (None, Some(p)) => config::read_file(p)?
+                    .rpc_url
+                    .unwrap_or_else(|| config::DEFAULT_RPC_URL.into()),
+                (None, None) => config::DEFAULT_RPC_URL.into(),
+            };
+            let path = keypair.ok_or_else(|| {
+                ConfigError("missing keypair: give --keypair or ADL_KEEPER_KEYPAIR".into())
+            })?;
+            let mint =
+                match mint {
+                    Some(m) => Some(m.parse().map_err(|_| {
+                        ConfigError(format!("mint is not a base58 public key: {m}"))
+                    })?),
+                    None => None,
+                };
+            let too_big = |c: usize| {
+                c == 0
+                    || adl_engine::state::PositionBook::space(c)
+                        > adl_engine::state::MAX_ACCOUNT_LEN
+            };
+            if capacities.iter().any(|&c| too_big(c)) {
+                return Err(ConfigError(
+                    "each --capacity must be 1..=100000 (the book must fit 10 MiB)".into(),
+                )
+                .into());
+            }
+            let chain = RpcChain::new(&rpc_url, config::read_keypair(&path)?);
+            let plan = adl_keeper::bootstrap::BootstrapPlan {
+                mint,
+                oracle_price,
+                unstake_cooldown_slots,
+                market_capacities: capacities,
+                params: adl_keeper::bootstrap::default_params(),
+            };
+            let done = adl_keeper::bootstrap::bootstrap(&chain, &plan).await?;
+            println!(
+                "exchange {}\nmint {}\ninsurance_fund {}\noracle {}",
+                done.exchange, done.mint, done.fund, done.oracle
+            );
+            for (i, m) in done.markets.iter().enumerate() {
+                println!(
+                    "market[{i}] {} book {} long_queue {} short_queue {}",
+                    m.market, m.book, m.long_queue, m.short_queue
+                );
             }
         }
         Command::Queue {

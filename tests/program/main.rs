@@ -3,11 +3,13 @@
 #![allow(deprecated)]
 
 mod adl;
+mod bootstrap;
 mod capacity;
 mod demo;
 mod drain;
 mod errors;
 mod funding;
+mod golden;
 mod keeper;
 mod liquidation;
 mod pro_rata;

@@ -24,6 +24,9 @@ pub struct PositionBook {
     /// Slots `[0, high_water)` have been used at least once; the rest were never used.
     pub high_water: u32,
     pub reserved: [u64; 6],
+    /// The slots follow the header (`capacity` of them); this zero-length marker names
+    /// their type for the IDL and takes no space.
+    pub slots: [PositionSlot; 0],
 }
 
 const _: () = assert!(size_of::<PositionBook>() == 96);

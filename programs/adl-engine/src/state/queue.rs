@@ -54,6 +54,9 @@ pub struct AdlQueue {
     pub side: u8,
     pub padding: [u8; 7],
     pub reserved: [u64; 5],
+    /// `by_leverage` then `by_entry` follow the header (`capacity` entries each); this
+    /// zero-length marker names their type for the IDL and takes no space.
+    pub entries: [QueueEntry; 0],
 }
 
 const _: () = assert!(size_of::<AdlQueue>() == 88);

@@ -1,0 +1,80 @@
+// The viewer in a real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core): it loads the built page on a snapshot of real account bytes and must
+// show the ranks, tiers and lights the Rust code computed. Needs `npm run build` first.
+// UPDATE_SCREENSHOT=1 refreshes docs/viewer.png.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, "../dist");
+const fresh = join(here, "../../target/golden/snapshot.json");
+const snapshotPath = existsSync(fresh) ? fresh : join(dist, "fixtures/snapshot.json");
+const snapshot = JSON.parse(readFileSync(snapshotPath, "utf8"));
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json" };
+
+function serve() {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    let file = url.pathname === "/" ? "/index.html" : url.pathname;
+    const path = file === "/fixtures/snapshot.json" ? snapshotPath : join(dist, normalize(file));
+    if (!path.startsWith(dist) && path !== snapshotPath) return res.writeHead(403).end();
+    if (!existsSync(path)) return res.writeHead(404).end();
+    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
+    res.end(readFileSync(path));
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+test("the viewer shows the real queues, ranks and lights", async () => {
+  assert.ok(existsSync(join(dist, "index.html")), "run `npm run build` first");
+  const server = await serve();
+  const { port } = server.address();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector("body[data-ready]");
+    assert.equal(await page.getAttribute("body", "data-ready"), "true", await page.textContent("#source"));
+    const exp = snapshot.expected;
+    for (const side of ["long", "short"]) {
+      const rows = await page.$$eval(`[data-testid=queue-${side}] tbody tr`, (trs) =>
+        trs.map((tr) => ({
+          rank: Number(tr.querySelector("[data-col=rank]").textContent),
+          tier: Number(tr.querySelector("[data-col=tier]").textContent),
+          owner: tr.dataset.owner,
+          slot: Number(tr.dataset.slot),
+          lights: Number(tr.querySelector("[data-lights]").dataset.lights),
+        })),
+      );
+      assert.deepEqual(
+        rows,
+        exp[side].map((r) => ({ rank: r.rank, tier: r.tier, owner: r.owner, slot: r.slot, lights: r.lights })),
+        side,
+      );
+    }
+    // The active event and the fund.
+    const execPrice = await page.textContent("[data-testid=exec-price]");
+    assert.equal(execPrice.replace(".", ""), exp.events[0].exec_price.padStart(7, "0"));
+    // A trader looks up their place: L4 is the most leveraged long but at a loss: tier 2.
+    await page.fill("[data-testid=owner-input]", exp.owners.L4);
+    await page.click("[data-testid=owner-go]");
+    await page.waitForSelector("[data-testid=trader-row]");
+    const l4 = exp.long.find((r) => r.owner === exp.owners.L4);
+    assert.equal(Number(await page.textContent("[data-testid=trader-rank]")), l4.rank);
+    assert.equal(Number(await page.textContent("[data-testid=trader-tier]")), 2);
+    if (process.env.UPDATE_SCREENSHOT) {
+      await page.screenshot({ path: join(here, "../../docs/viewer.png"), fullPage: true });
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});

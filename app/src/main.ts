@@ -1,0 +1,114 @@
+// The ADL queue viewer: a market's queues per side, its insurance fund and active ADL events,
+// and a trader's place in line. Data: `?snapshot=<file>` (account bytes written by the Rust
+// tests; default fixtures/snapshot.json) or `?rpc=<url>&market=<key>` (live accounts).
+import { activeEvents, fromRpc, fromSnapshot, queueRows, type MarketState } from "./snapshot.js";
+import type { QueueRow } from "./rank.js";
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement;
+
+function fixed(v: bigint, decimals: number): string {
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  const scale = 10n ** BigInt(decimals);
+  const frac = (a % scale).toString().padStart(decimals, "0");
+  return `${neg ? "-" : ""}${a / scale}.${frac}`;
+}
+
+const usd = (v: bigint) => fixed(v, 6);
+const base = (v: bigint) => fixed(v, 9);
+const short = (k: string) => `${k.slice(0, 6)}…${k.slice(-4)}`;
+
+function lights(n: number): string {
+  return `<span class="lights l${n}" data-lights="${n}">${"●".repeat(n)}${"○".repeat(5 - n)}</span>`;
+}
+
+function queueTable(side: "long" | "short", rows: QueueRow[], oi: bigint): string {
+  const body = rows
+    .map(
+      (r) => `<tr class="tier${r.tier}" data-slot="${r.slot}" data-owner="${r.owner}">
+        <td data-col="rank">${r.rank}</td><td data-col="tier">${r.tier}</td>
+        <td class="owner" title="${r.owner}">${short(r.owner)}</td>
+        <td>${base(r.base)}</td><td>${usd(r.entryPrice)}</td>
+        <td>${r.leverageBps === null ? "∞" : fixed(r.leverageBps / 100n, 2) + "x"}</td>
+        <td>${usd(r.pnl)}</td><td>${lights(r.lights)}</td>
+        <td>${oi === 0n ? "0.00" : fixed((r.sizeAhead * 10000n) / oi, 2)}%</td></tr>`,
+    )
+    .join("");
+  return `<div><h2>${side === "long" ? "Longs" : "Shorts"} (${rows.length})</h2>
+    <table data-testid="queue-${side}"><thead><tr><th>rank</th><th>tier</th><th class="owner">owner</th>
+    <th>size</th><th>entry</th><th>leverage</th><th>PnL</th><th>lights</th><th>ahead</th></tr></thead>
+    <tbody>${body}</tbody></table></div>`;
+}
+
+function render(s: MarketState, source: string) {
+  $("source").textContent = source;
+  const m = s.market;
+  $("market").innerHTML = `<h2>Market ${short(s.key)}</h2><div class="facts">
+    <div><b>oracle price</b><span data-testid="oracle-price">${usd(s.oracle.price)}</span></div>
+    <div><b>open interest (each side)</b>${base(m.open_interest_long)}</div>
+    <div><b>funding index</b>${usd(m.cumulative_funding)}</div>
+    <div><b>ADL mode</b>${["ranked queue", "pro-rata", "leverage drain"][m.adl_mode] ?? m.adl_mode}</div>
+    <div><b>positions</b>${m.num_positions}</div></div>`;
+  $("fund").innerHTML = s.fund
+    ? `<h2>Insurance fund</h2><div class="facts"><div><b>balance</b><span data-testid="fund-balance">${usd(s.fund.balance)}</span></div>
+       <div><b>shares</b>${s.fund.total_shares}</div><div><b>paid out</b>${usd(s.fund.total_paid)}</div>
+       <div><b>earned</b>${usd(s.fund.total_earned)}</div></div>`
+    : "";
+  const evs = activeEvents(s);
+  $("events").innerHTML = `<h2>Active ADL events (${evs.length})</h2>` +
+    (evs.length === 0
+      ? "<p>none</p>"
+      : `<table data-testid="events-table"><thead><tr><th>id</th><th>bankrupt side</th><th>size left</th><th>P_exec</th><th>fund paid</th><th>deadline slot</th></tr></thead><tbody>` +
+        evs
+          .map(
+            ({ event: e }) =>
+              `<tr><td>${e.id}</td><td>${e.side === 0 ? "long" : "short"}</td><td>${base(e.base_remaining)}</td>
+               <td data-testid="exec-price">${usd(e.exec_price)}</td><td>${usd(e.fund_paid)}</td><td>${e.deadline_slot}</td></tr>`,
+          )
+          .join("") +
+        "</tbody></table>");
+  const long = queueRows(s, "long");
+  const shortRows = queueRows(s, "short");
+  $("queues").innerHTML = `<div class="queues">${queueTable("long", long, m.open_interest_long)}${queueTable("short", shortRows, m.open_interest_short)}</div>`;
+  ($("trader-form") as HTMLFormElement).onsubmit = (ev) => {
+    ev.preventDefault();
+    const owner = ($("owner") as HTMLInputElement).value.trim();
+    const mine = [
+      ...long.filter((r) => r.owner === owner).map((r) => ({ side: "long", r, oi: m.open_interest_long })),
+      ...shortRows.filter((r) => r.owner === owner).map((r) => ({ side: "short", r, oi: m.open_interest_short })),
+    ];
+    $("trader").innerHTML =
+      mine.length === 0
+        ? `<p>No open position for ${owner || "this owner"}.</p>`
+        : mine
+            .map(
+              ({ side, r, oi }) =>
+                `<p data-testid="trader-row">${side} ${base(r.base)}: rank <b data-testid="trader-rank">${r.rank}</b> of ${side === "long" ? long.length : shortRows.length},
+                 tier <b data-testid="trader-tier">${r.tier}</b>, ${lights(r.lights)}, ${oi === 0n ? "0.00" : fixed((r.sizeAhead * 10000n) / oi, 2)}% of the side's size ahead of you</p>`,
+            )
+            .join("");
+  };
+}
+
+async function start() {
+  const params = new URLSearchParams(location.search);
+  try {
+    const rpc = params.get("rpc");
+    if (rpc) {
+      const market = params.get("market");
+      if (!market) throw new Error("give ?market=<market account> with ?rpc=");
+      render(await fromRpc(rpc, market), `live from ${rpc}`);
+    } else {
+      const path = params.get("snapshot") ?? "fixtures/snapshot.json";
+      const r = await fetch(path);
+      if (!r.ok) throw new Error(`cannot load ${path}: ${r.status}`);
+      render(fromSnapshot(await r.json()), `snapshot ${path}`);
+    }
+    document.body.dataset.ready = "true";
+  } catch (e) {
+    $("source").innerHTML = `<span class="error">${(e as Error).message}</span>`;
+    document.body.dataset.ready = "error";
+  }
+}
+
+void start();

@@ -1,0 +1,75 @@
+// The TypeScript client against account bytes written by the real program in the Rust tests
+// (`tests/program/golden.rs`): every decoded field and every computed rank, tier, light and
+// size ahead must match the Rust results to the atom.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { activeEvents, fromSnapshot, queueRows, type SnapshotFile } from "../src/snapshot.js";
+import { adlLights, divCeil, divFloor } from "../src/rank.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const candidates = [join(here, "../../../target/golden/snapshot.json"), join(here, "../../public/fixtures/snapshot.json")];
+const files = candidates.filter(existsSync);
+
+test("a golden snapshot is present", () => {
+  assert.ok(files.length > 0, `none of ${candidates.join(", ")}`);
+});
+
+for (const path of files) {
+  const file = JSON.parse(readFileSync(path, "utf8")) as SnapshotFile & { expected: any };
+  const s = fromSnapshot(file);
+  const exp = file.expected;
+
+  test(`${path}: accounts decode`, () => {
+    assert.equal(s.oracle.price.toString(), exp.oracle_price);
+    assert.equal(s.market.book, file.accounts.book.key);
+    assert.equal(s.market.long_queue, file.accounts.long_queue.key);
+    assert.equal(s.market.exchange, file.accounts.exchange.key);
+    assert.equal(s.book.header.market, file.accounts.market.key);
+    assert.equal(s.long.header.side, 0);
+    assert.equal(s.short.header.side, 1);
+    assert.equal(s.fund?.balance.toString(), exp.fund_balance);
+    assert.equal(s.market.open_interest_long, s.market.open_interest_short);
+  });
+
+  test(`${path}: ranks, tiers, lights and size ahead match Rust`, () => {
+    for (const side of ["long", "short"] as const) {
+      const rows = queueRows(s, side);
+      const want = exp[side];
+      assert.equal(rows.length, want.length, side);
+      rows.forEach((r, i) => {
+        const w = want[i];
+        assert.deepEqual(
+          [r.rank, r.tier, r.slot, r.owner, r.base.toString(), r.entryPrice.toString(), r.margin.toString(), r.pnl.toString(), r.leverageBps === null ? null : Number(r.leverageBps), r.lights, r.sizeAhead.toString()],
+          [w.rank, w.tier, w.slot, w.owner, w.base, w.entry_price, w.margin, w.pnl, w.leverage_bps, w.lights, w.size_ahead],
+          `${side} row ${i}`,
+        );
+      });
+    }
+  });
+
+  test(`${path}: active ADL events`, () => {
+    const evs = activeEvents(s);
+    assert.equal(evs.length, exp.events.length);
+    evs.forEach((e, i) => {
+      const w = exp.events[i];
+      assert.equal(e.index, w.index);
+      assert.equal(Number(e.event.id), w.id);
+      assert.equal(e.event.exec_price.toString(), w.exec_price);
+      assert.equal(e.event.base_remaining.toString(), w.base_remaining);
+      assert.equal(e.event.fund_paid.toString(), w.fund_paid);
+    });
+  });
+}
+
+test("rounding helpers match the program's", () => {
+  assert.equal(divFloor(-7n, 2n), -4n);
+  assert.equal(divCeil(-7n, 2n), -3n);
+  assert.equal(divCeil(7n, 2n), 4n);
+  assert.equal(adlLights(0n, 10n, 100n), 5);
+  assert.equal(adlLights(15n, 10n, 100n), 4);
+  assert.equal(adlLights(90n, 10n, 100n), 1);
+  assert.equal(adlLights(0n, 100n, 100n), 3);
+});

@@ -1,0 +1,188 @@
+//! `adl-keeper bootstrap`: creates (or completes) an exchange on a cluster — collateral mint
+//! (optional, for localnet/devnet), exchange and vault, insurance fund, pushed oracle, and
+//! markets with their client-created book and queues. Each step is skipped when its account
+//! already exists, so the bootstrap can be re-run. `migrations/deploy.sh` calls it after
+//! `anchor deploy`.
+
+use adl_engine::state::*;
+use anchor_lang::prelude::Pubkey;
+use anchor_spl::token::spl_token;
+use solana_keypair::Keypair;
+use solana_program_pack::Pack;
+use solana_signer::Signer;
+use tracing::info;
+
+use crate::chain::{Chain, ChainError};
+use crate::client::{self, MarketAccounts, MarketParamsArgs};
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct BootstrapPlan {
+    /// An existing collateral mint (6 decimals); `None` creates one with the admin as mint
+    /// authority.
+    pub mint: Option<Pubkey>,
+    pub oracle_price: u64,
+    pub unstake_cooldown_slots: u64,
+    /// Book capacity of each market to create (one entry per market).
+    pub market_capacities: Vec<usize>,
+    pub params: MarketParamsArgs,
+}
+
+/// What exists after the bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bootstrapped {
+    pub exchange: Pubkey,
+    pub mint: Pubkey,
+    pub fund: Pubkey,
+    pub oracle: Pubkey,
+    pub markets: Vec<MarketAccounts>,
+}
+
+/// Market parameters used when none are given: 10x initial, 20x maintenance.
+pub fn default_params() -> MarketParamsArgs {
+    MarketParamsArgs {
+        imr_bps: 1_000,
+        mmr_bps: 500,
+        taker_fee_bps: 5,
+        maker_fee_bps: 2,
+        liquidation_fee_bps: 100,
+        liquidation_fee_to_fund_bps: 5_000,
+        oracle_band_bps: 500,
+        max_oracle_conf_bps: 200,
+        max_oracle_staleness_slots: 150,
+        max_insurance_per_event: 1_000_000 * 1_000_000,
+        bankruptcy_grace_slots: 50,
+        adl_deadline_slots: 300,
+        funding_period_slots: 100,
+        max_funding_rate_bps: 50,
+    }
+}
+
+async fn exists<C: Chain>(chain: &C, key: &Pubkey) -> Result<bool, ChainError> {
+    Ok(chain.accounts(&[*key]).await?[0].is_some())
+}
+
+pub async fn bootstrap<C: Chain>(
+    chain: &C,
+    plan: &BootstrapPlan,
+) -> Result<Bootstrapped, ChainError> {
+    let admin = chain.keeper();
+    let exchange = client::exchange_pda(&admin);
+    let mint = match (plan.mint, exists(chain, &exchange).await?) {
+        (_, true) => {
+            let data = chain.accounts(&[exchange]).await?[0]
+                .clone()
+                .map(|a| a.data)
+                .unwrap_or_default();
+            crate::accounts::read_borsh::<Exchange>(&data)
+                .ok_or_else(|| {
+                    ChainError::Transport(format!("exchange {exchange} is not decodable"))
+                })?
+                .collateral_mint
+        }
+        (Some(m), false) => m,
+        (None, false) => {
+            let kp = Keypair::new();
+            let rent = chain.rent_exempt(spl_token::state::Mint::LEN).await?;
+            chain
+                .send_with(
+                    &[
+                        client::token::create_token_account(
+                            &admin,
+                            &kp.pubkey(),
+                            rent,
+                            spl_token::state::Mint::LEN,
+                        ),
+                        client::token::initialize_mint(&kp.pubkey(), &admin, 6),
+                    ],
+                    &[&kp],
+                )
+                .await?;
+            info!(mint = %kp.pubkey(), "created collateral mint");
+            kp.pubkey()
+        }
+    };
+    if !exists(chain, &exchange).await? {
+        chain.send(&[client::init_exchange(&admin, &mint)]).await?;
+        info!(%exchange, "created exchange");
+    }
+    let fund = client::insurance_fund_pda(&exchange);
+    if !exists(chain, &fund).await? {
+        chain
+            .send(&[client::init_insurance_fund(
+                &admin,
+                &exchange,
+                plan.unstake_cooldown_slots,
+            )])
+            .await?;
+        info!(%fund, "created insurance fund");
+    }
+    let oracle = client::oracle_pda(&exchange, 0);
+    if !exists(chain, &oracle).await? {
+        chain
+            .send(&[client::init_oracle(
+                &admin,
+                &exchange,
+                0,
+                &admin,
+                plan.oracle_price,
+                0,
+            )])
+            .await?;
+        info!(%oracle, "created oracle (authority: admin)");
+    }
+    let mut markets = vec![];
+    for (index, &capacity) in plan.market_capacities.iter().enumerate() {
+        let market = client::market_pda(&exchange, index as u16);
+        if exists(chain, &market).await? {
+            let data = chain.accounts(&[market]).await?[0]
+                .clone()
+                .map(|a| a.data)
+                .unwrap_or_default();
+            let m: Market = crate::accounts::read_zero_copy(&data).ok_or_else(|| {
+                ChainError::Transport(format!("market {market} is not decodable"))
+            })?;
+            markets.push(MarketAccounts {
+                market,
+                oracle: m.oracle,
+                book: m.book,
+                long_queue: m.long_queue,
+                short_queue: m.short_queue,
+            });
+            continue;
+        }
+        let kps = [Keypair::new(), Keypair::new(), Keypair::new()];
+        let m = MarketAccounts {
+            market,
+            oracle,
+            book: kps[0].pubkey(),
+            long_queue: kps[1].pubkey(),
+            short_queue: kps[2].pubkey(),
+        };
+        let (book_len, q_len) = (PositionBook::space(capacity), AdlQueue::space(capacity));
+        let (book_rent, q_rent) = (
+            chain.rent_exempt(book_len).await?,
+            chain.rent_exempt(q_len).await?,
+        );
+        chain
+            .send_with(
+                &[
+                    client::create_account(&admin, &m.book, book_rent, book_len),
+                    client::create_account(&admin, &m.long_queue, q_rent, q_len),
+                    client::create_account(&admin, &m.short_queue, q_rent, q_len),
+                    client::init_market(&admin, &exchange, &m, plan.params),
+                ],
+                &[&kps[0], &kps[1], &kps[2]],
+            )
+            .await?;
+        info!(%market, capacity, "created market");
+        markets.push(m);
+    }
+    Ok(Bootstrapped {
+        exchange,
+        mint,
+        fund,
+        oracle,
+        markets,
+    })
+}

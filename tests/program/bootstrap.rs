@@ -1,0 +1,79 @@
+//! The deploy bootstrap (`adl-keeper bootstrap`, used by migrations/deploy.sh) against the
+//! in-process bank: it creates mint, exchange, fund, oracle and markets with their large
+//! accounts, and a second run changes nothing.
+
+use adl_engine::state::*;
+use adl_engine_tests::state_bytes;
+use adl_keeper::accounts::{read_borsh, read_zero_copy};
+use adl_keeper::bootstrap::{bootstrap, default_params, BootstrapPlan};
+use adl_keeper::chain::{BankChain, Chain};
+use adl_keeper::fixture::{price, Fixture, USDC};
+use solana_signer::Signer;
+
+#[tokio::test]
+async fn bootstrap_creates_an_exchange_and_is_idempotent() {
+    let mut f = Fixture::new(price(100)).await;
+    let admin = f.add_user(1_000 * USDC, 0).await;
+    let admin_kp = f.users[admin].kp.insecure_clone();
+    let payer = f.admin_key();
+    let ix =
+        solana_system_interface::instruction::transfer(&payer, &admin_kp.pubkey(), 50_000_000_000);
+    f.bank.send(&[ix], &[]).await.unwrap();
+    let plan = BootstrapPlan {
+        mint: None,
+        oracle_price: price(250),
+        unstake_cooldown_slots: 9_000,
+        market_capacities: vec![128, 1_024],
+        params: default_params(),
+    };
+    let chain = BankChain::new(&mut f, admin_kp.insecure_clone());
+    let done = bootstrap(&chain, &plan).await.unwrap();
+    assert_eq!(
+        done.exchange,
+        adl_keeper::client::exchange_pda(&admin_kp.pubkey())
+    );
+    let accounts = chain
+        .accounts(&[
+            done.exchange,
+            done.fund,
+            done.oracle,
+            done.markets[1].market,
+            done.markets[1].book,
+        ])
+        .await
+        .unwrap();
+    let ex: Exchange = read_borsh(&accounts[0].as_ref().unwrap().data).unwrap();
+    assert_eq!(
+        (
+            ex.admin,
+            ex.collateral_mint,
+            ex.market_count,
+            ex.oracle_count
+        ),
+        (admin_kp.pubkey(), done.mint, 2, 1)
+    );
+    let fund: InsuranceFund = read_zero_copy(&accounts[1].as_ref().unwrap().data).unwrap();
+    assert_eq!(fund.unstake_cooldown_slots, 9_000);
+    let oracle: Oracle = read_borsh(&accounts[2].as_ref().unwrap().data).unwrap();
+    assert_eq!(
+        (oracle.price, oracle.authority),
+        (price(250), admin_kp.pubkey())
+    );
+    let market: Market = read_zero_copy(&accounts[3].as_ref().unwrap().data).unwrap();
+    assert_eq!(market.book, done.markets[1].book);
+    let book: PositionBook = read_zero_copy(&accounts[4].as_ref().unwrap().data).unwrap();
+    assert_eq!(book.capacity, 1_024);
+    assert_eq!(
+        accounts[4].as_ref().unwrap().data.len(),
+        PositionBook::space(1_024)
+    );
+    // Again: nothing new, same keys.
+    let before = {
+        let mut g = chain.fixture().await;
+        state_bytes(&mut g).await
+    };
+    let again = bootstrap(&chain, &plan).await.unwrap();
+    assert_eq!(again, done);
+    let mut g = chain.fixture().await;
+    assert_eq!(before, state_bytes(&mut g).await);
+}
