@@ -14,4 +14,5 @@ mod keeper;
 mod liquidation;
 mod pro_rata;
 mod prop;
+mod security;
 mod trading;
