@@ -11,6 +11,7 @@ mod errors;
 mod funding;
 mod golden;
 mod keeper;
+mod limits;
 mod liquidation;
 mod pro_rata;
 mod prop;
