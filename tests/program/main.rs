@@ -10,6 +10,7 @@ mod drain;
 mod errors;
 mod funding;
 mod golden;
+mod hardening;
 mod keeper;
 mod limits;
 mod liquidation;

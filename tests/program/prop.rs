@@ -121,6 +121,14 @@ async fn liquidatable(f: &mut Fixture, oracle: u64, bankrupt: bool) -> Option<us
     None
 }
 
+/// Cases per run: 24 in CI; `PROPTEST_CASES` for long runs (docs/reliability.md).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24)
+}
+
 /// Successful operations by kind over all cases, to show the run exercised them.
 #[derive(Default, Debug)]
 struct Stats {
@@ -399,7 +407,7 @@ fn random_adl_events_in_every_mode() {
     use proptest::test_runner::{Config, TestRunner};
     let stats = std::sync::Mutex::new(Stats::default());
     let mut runner = TestRunner::new(Config {
-        cases: 24,
+        cases: cases(),
         ..Config::default()
     });
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -430,7 +438,7 @@ fn random_sequences_keep_invariants() {
     use proptest::test_runner::{Config, TestRunner};
     let stats = std::sync::Mutex::new(Stats::default());
     let mut runner = TestRunner::new(Config {
-        cases: 24,
+        cases: cases(),
         ..Config::default()
     });
     let rt = tokio::runtime::Builder::new_current_thread()
