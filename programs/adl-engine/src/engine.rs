@@ -429,24 +429,7 @@ impl MarketState<'_> {
                 moved = Some((f.slot, lev, ent));
             }
             self.market.funding_pool = pool;
-            ev.base_remaining -= f.base;
-            ev.fills += 1;
-            let n = f.notional as i128;
-            ev.escrow_cash = math::to_i64(if event.side == SIDE_LONG {
-                math::add(ev.escrow_cash as i128, n)?
-            } else {
-                math::sub(ev.escrow_cash as i128, n)?
-            })?;
-            self.market.open_interest_long = math::sub_u64(
-                self.market.open_interest_long,
-                f.base,
-                AdlError::MathOverflow,
-            )?;
-            self.market.open_interest_short = math::sub_u64(
-                self.market.open_interest_short,
-                f.base,
-                AdlError::MathOverflow,
-            )?;
+            self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
         let q = if cp_side == SIDE_LONG {
             &mut self.long_queue
@@ -464,13 +447,7 @@ impl MarketState<'_> {
             q.reposition((lev, ent), (nlev, nent))?;
         }
         if ev.base_remaining == 0 {
-            // The escrow is closed; what rounding left in it (never negative) goes to the sink.
-            let residual = math::sub(ev.escrow_cash as i128, ev.escrow_cost as i128)?;
-            self.market.rounding_sink =
-                math::add_u64(self.market.rounding_sink, math::to_u64(residual)?)?;
-            ev.escrow_cash = 0;
-            ev.escrow_cost = 0;
-            ev.status = EVENT_DONE;
+            self.close_event(&mut ev)?;
         }
         self.market.adl_events[index] = ev;
         Ok(())
@@ -567,24 +544,7 @@ impl MarketState<'_> {
             s.status = SLOT_ADL_CLOSED;
         }
         self.market.funding_pool = pool;
-        ev.base_remaining = math::sub_u64(ev.base_remaining, f.base, AdlError::MathOverflow)?;
-        ev.fills += 1;
-        let n = f.notional as i128;
-        ev.escrow_cash = math::to_i64(if ev.side == SIDE_LONG {
-            math::add(ev.escrow_cash as i128, n)?
-        } else {
-            math::sub(ev.escrow_cash as i128, n)?
-        })?;
-        self.market.open_interest_long = math::sub_u64(
-            self.market.open_interest_long,
-            f.base,
-            AdlError::MathOverflow,
-        )?;
-        self.market.open_interest_short = math::sub_u64(
-            self.market.open_interest_short,
-            f.base,
-            AdlError::MathOverflow,
-        )?;
+        self.escrow_fill(&mut ev, f.base, f.notional)?;
         self.market.adl_events[index] = ev;
         Ok(())
     }
@@ -600,6 +560,24 @@ impl MarketState<'_> {
             ev.mode = ADL_MODE_RANKED_QUEUE;
         }
         self.market.adl_events[index] = ev;
+        Ok(())
+    }
+
+    /// The escrow's side of one counterparty fill: its size shrinks by `base`, it receives
+    /// (bankrupt long: sells) or pays (bankrupt short: buys back) `notional`, and both sides'
+    /// open interest fall by `base`. The one place escrow accounting happens.
+    fn escrow_fill(&mut self, ev: &mut AdlEvent, base: u64, notional: u64) -> Result<()> {
+        ev.base_remaining = math::sub_u64(ev.base_remaining, base, AdlError::MathOverflow)?;
+        ev.fills += 1;
+        let n = notional as i128;
+        ev.escrow_cash = math::to_i64(if ev.side == SIDE_LONG {
+            math::add(ev.escrow_cash as i128, n)?
+        } else {
+            math::sub(ev.escrow_cash as i128, n)?
+        })?;
+        let m = &mut *self.market;
+        m.open_interest_long = math::sub_u64(m.open_interest_long, base, AdlError::MathOverflow)?;
+        m.open_interest_short = math::sub_u64(m.open_interest_short, base, AdlError::MathOverflow)?;
         Ok(())
     }
 
@@ -692,24 +670,7 @@ impl MarketState<'_> {
                 s.margin = 0;
                 s.status = SLOT_ADL_CLOSED;
             }
-            ev.base_remaining = math::sub_u64(ev.base_remaining, f.base, AdlError::MathOverflow)?;
-            ev.fills += 1;
-            let n = f.notional as i128;
-            ev.escrow_cash = math::to_i64(if ev.side == SIDE_LONG {
-                math::add(ev.escrow_cash as i128, n)?
-            } else {
-                math::sub(ev.escrow_cash as i128, n)?
-            })?;
-            self.market.open_interest_long = math::sub_u64(
-                self.market.open_interest_long,
-                f.base,
-                AdlError::MathOverflow,
-            )?;
-            self.market.open_interest_short = math::sub_u64(
-                self.market.open_interest_short,
-                f.base,
-                AdlError::MathOverflow,
-            )?;
+            self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
         if ev.base_remaining == 0 {
             self.close_event(&mut ev)?;

@@ -148,10 +148,7 @@ pub fn handle_auto_deleverage(
     // Pro-rata obligations on the counterparty side are applied first (they are cranked
     // permissionlessly): a ranked walk over half-applied obligations would rank stale sizes.
     require!(
-        !market.adl_events.iter().any(|e| e.status == EVENT_ACTIVE
-            && e.mode == ADL_MODE_PRO_RATA
-            && e.side == event.side
-            && e.pending > 0),
+        !market.pro_rata_pending(event.side),
         AdlError::ProRataPending
     );
     let book = a.book.to_account_info();

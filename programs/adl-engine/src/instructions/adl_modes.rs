@@ -165,13 +165,7 @@ pub fn handle_adl_drain(
     );
     let (index, ev) = active_event(&market, event_index, event_id)?;
     require!(ev.mode == ADL_MODE_LEVERAGE_DRAIN, AdlError::AdlWrongMode);
-    require!(
-        !market.adl_events.iter().any(|e| e.status == EVENT_ACTIVE
-            && e.mode == ADL_MODE_PRO_RATA
-            && e.side == ev.side
-            && e.pending > 0),
-        AdlError::ProRataPending
-    );
+    require!(!market.pro_rata_pending(ev.side), AdlError::ProRataPending);
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();

@@ -252,6 +252,17 @@ impl Market {
         Ok(seq)
     }
 
+    /// Whether an active pro-rata event against `side`'s counterparties still has
+    /// obligations to apply (ranked and drain events on that side wait for them).
+    pub fn pro_rata_pending(&self, side: u8) -> bool {
+        self.adl_events.iter().any(|e| {
+            e.status == EVENT_ACTIVE
+                && e.mode == ADL_MODE_PRO_RATA
+                && e.side == side
+                && e.pending > 0
+        })
+    }
+
     /// Open interest of a side held by positions in the book (not by ADL escrows).
     pub fn book_open_interest(&self, side: u8) -> u64 {
         let total = if side == crate::state::SIDE_LONG {
