@@ -307,10 +307,10 @@ async fn adversarial_rank_proofs_are_rejected() {
     assert_eq!(e.f.market_snapshot(0).await.market.rounding_sink, 8);
 }
 
-#[tokio::test]
-async fn tier_two_only_after_tier_one_is_exhausted() {
-    // X short 4.0 at 100 (margin 40) against L1. M sells 2.0 to L4 at 115 (oracle 112);
-    // L1 sells 2.0 to N at 117 (oracle 115). Longs: L1 2.0 @100, L4 2.0 @115, N 2.0 @117.
+/// X short 4.0 at 100 (margin 40) against L1; M sells 2.0 to L4 at 115 (oracle 112); L1
+/// sells 2.0 to N at 117 (oracle 115). Longs: L1 2.0 @100, L4 2.0 @115, N 2.0 @117.
+/// Returns (fixture, x, l1, l4, n).
+async fn tier_book() -> (Fixture, usize, usize, usize, usize) {
     let mut f = Fixture::new(price(100)).await;
     f.add_market(16).await;
     let x = f.add_user(1_000 * USDC, 1_000 * USDC).await;
@@ -329,6 +329,15 @@ async fn tier_two_only_after_tier_one_is_exhausted() {
     f.trade(0, n, l1, 2 * BASE, price(117), 30 * USDC, 0)
         .await
         .unwrap();
+    let _ = m;
+    (f, x, l1, l4, n)
+}
+
+#[tokio::test]
+async fn tier_two_only_after_tier_one_is_exhausted() {
+    // X short 4.0 at 100 (margin 40) against L1. M sells 2.0 to L4 at 115 (oracle 112);
+    // L1 sells 2.0 to N at 117 (oracle 115). Longs: L1 2.0 @100, L4 2.0 @115, N 2.0 @117.
+    let (mut f, x, l1, l4, n) = tier_book().await;
     check(&mut f).await;
     // X at 115: 40 − 460 + 400 = −20; the fund is empty: I = 0, P_exec = (400 + 40)/4 = 110.
     let xs = f.slot_of(0, x).await.unwrap();
@@ -377,24 +386,7 @@ async fn tier_two_only_after_tier_one_is_exhausted() {
 async fn flagged_counterparty_is_skipped() {
     // As in the tier test, but N is flagged bankrupt during a dip to 100 (equity
     // 30 + 200 − 234 = −4) and the flag stays when the price comes back.
-    let mut f = Fixture::new(price(100)).await;
-    f.add_market(16).await;
-    let x = f.add_user(1_000 * USDC, 1_000 * USDC).await;
-    let l1 = f.add_user(1_000 * USDC, 1_000 * USDC).await;
-    let l4 = f.add_user(1_000 * USDC, 1_000 * USDC).await;
-    let m = f.add_user(1_000 * USDC, 1_000 * USDC).await;
-    let n = f.add_user(1_000 * USDC, 1_000 * USDC).await;
-    f.trade(0, x, l1, -4 * BASE, price(100), 40 * USDC, 50 * USDC)
-        .await
-        .unwrap();
-    f.set_price(0, price(112), 0).await.unwrap();
-    f.trade(0, l4, m, 2 * BASE, price(115), 50 * USDC, 40 * USDC)
-        .await
-        .unwrap();
-    f.set_price(0, price(115), 0).await.unwrap();
-    f.trade(0, n, l1, 2 * BASE, price(117), 30 * USDC, 0)
-        .await
-        .unwrap();
+    let (mut f, x, l1, l4, n) = tier_book().await;
     let sn = f.slot_of(0, n).await.unwrap();
     f.set_price(0, price(100), 0).await.unwrap();
     let m0 = f.markets[0];
