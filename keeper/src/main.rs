@@ -7,7 +7,7 @@ use std::time::Duration;
 use adl_engine::state::{SIDE_LONG, SIDE_SHORT};
 use adl_keeper::chain::{Chain, RpcChain};
 use adl_keeper::config::{self, ConfigError, FileConfig, Settings};
-use adl_keeper::keeper::{load, tick, KeeperError};
+use adl_keeper::keeper::{tick, KeeperError};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -253,17 +253,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 }
             };
             let chain = RpcChain::new(&s.rpc_url, solana_keypair::Keypair::new());
-            let view = load(&chain, &s.keeper.exchange).await?;
-            let (_, snap) = view
-                .markets
-                .get(market as usize)
-                .ok_or_else(|| ConfigError(format!("the exchange has no market {market}")))?;
-            for side in sides {
-                println!(
-                    "{}",
-                    adl_keeper::view::format_queue(snap, side, snap.oracle.price)
-                );
-            }
+            print!(
+                "{}",
+                adl_keeper::view::queue_report(&chain, &s.keeper.exchange, market, &sides).await?
+            );
         }
         Command::Serve {
             common,

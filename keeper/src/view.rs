@@ -113,3 +113,23 @@ pub fn format_queue(m: &MarketSnapshot, side: u8, price: u64) -> String {
     }
     out
 }
+
+/// What `adl-keeper queue` prints: the market's queue tables for `sides`, loaded through any
+/// chain at the market's oracle price.
+pub async fn queue_report<C: crate::chain::Chain>(
+    chain: &C,
+    exchange: &Pubkey,
+    market: u16,
+    sides: &[u8],
+) -> Result<String, Box<dyn std::error::Error>> {
+    let view = crate::keeper::load(chain, exchange).await?;
+    let (_, snap) = view.markets.get(market as usize).ok_or_else(|| {
+        crate::config::ConfigError(format!("the exchange has no market {market}"))
+    })?;
+    let mut out = String::new();
+    for &side in sides {
+        out.push_str(&format_queue(snap, side, snap.oracle.price));
+        out.push('\n');
+    }
+    Ok(out)
+}

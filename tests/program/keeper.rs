@@ -251,3 +251,34 @@ async fn http_api_and_alert_stream() {
         "server-sent events framing: {text}"
     );
 }
+
+#[tokio::test]
+async fn queue_command_prints_both_sides() {
+    let (mut f, keeper) = crash_book(ADL_MODE_RANKED_QUEUE).await;
+    let exchange = f.exchange;
+    let expected = {
+        let s = f.market_snapshot(0).await;
+        queue_rows(&s, SIDE_LONG, s.oracle.price)
+    };
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = BankChain::new(&mut f, kp);
+    let text = adl_keeper::view::queue_report(&chain, &exchange, 0, &[SIDE_LONG, SIDE_SHORT])
+        .await
+        .unwrap();
+    assert!(text
+        .contains("LONG queue at price 100.000000 (6 positions, open interest 13.500000000 base)"));
+    assert!(text.contains("SHORT queue at price 100.000000 (6 positions"));
+    // The first long row is the most leveraged long, rank 1 with five lights.
+    let first = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap();
+    assert!(
+        first.contains(&expected[0].owner.to_string()) && first.contains("#####"),
+        "{first}"
+    );
+    let err = adl_keeper::view::queue_report(&chain, &exchange, 3, &[SIDE_LONG])
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "the exchange has no market 3");
+}
