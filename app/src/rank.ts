@@ -20,9 +20,11 @@ const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 const clampI64 = (v: bigint) => (v < I64_MIN ? I64_MIN : v > I64_MAX ? I64_MAX : v);
 
-/** Entry price `B_q·BASE/q`, floored and saturated (`math::entry_price`). */
+/** Entry price `B_q·BASE/q`, floored for longs and ceiled for shorts, saturated
+ * (`math::entry_price`): the key then answers "in profit at P" exactly. */
 export function entryPrice(p: PositionSlot): bigint {
-  return clampI64(divFloor(p.cost_basis * BASE_PRECISION, p.base));
+  const num = p.cost_basis * BASE_PRECISION;
+  return clampI64(p.base > 0n ? divFloor(num, p.base) : divCeil(num, p.base));
 }
 
 /** Tier 1 when in profit at `price` by the entry key (`math::in_profit`). */

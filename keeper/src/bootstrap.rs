@@ -23,6 +23,8 @@ pub struct BootstrapPlan {
     pub mint: Option<Pubkey>,
     pub oracle_price: u64,
     pub unstake_cooldown_slots: u64,
+    /// Slots after the cooldown during which an unstake request may be executed.
+    pub unstake_window_slots: u64,
     /// Book capacity of each market to create (one entry per market).
     pub market_capacities: Vec<usize>,
     pub params: MarketParamsArgs,
@@ -37,6 +39,10 @@ pub struct Bootstrapped {
     pub oracle: Pubkey,
     pub markets: Vec<MarketAccounts>,
 }
+
+/// Smallest trade and position of the default parameters: 0.001 base units (at a price of
+/// 100 a notional of 0.1, whose fee at 2 bps is 20 atoms: no trade is free).
+pub const MIN_TRADE_BASE: u64 = 1_000_000;
 
 /// Market parameters used when none are given: 10x initial, 20x maintenance.
 pub fn default_params() -> MarketParamsArgs {
@@ -55,6 +61,8 @@ pub fn default_params() -> MarketParamsArgs {
         adl_deadline_slots: 300,
         funding_period_slots: 100,
         max_funding_rate_bps: 50,
+        min_trade_base: MIN_TRADE_BASE,
+        min_position_base: MIN_TRADE_BASE,
     }
 }
 
@@ -113,6 +121,7 @@ pub async fn bootstrap<C: Chain>(
                 &admin,
                 &exchange,
                 plan.unstake_cooldown_slots,
+                plan.unstake_window_slots,
             )])
             .await?;
         info!(%fund, "created insurance fund");

@@ -346,6 +346,7 @@ pub fn init_insurance_fund(
     admin: &Pubkey,
     exchange: &Pubkey,
     unstake_cooldown_slots: u64,
+    unstake_window_slots: u64,
 ) -> Instruction {
     build(
         acc::InitInsuranceFund {
@@ -356,6 +357,7 @@ pub fn init_insurance_fund(
         },
         ix::InitInsuranceFund {
             unstake_cooldown_slots,
+            unstake_window_slots,
         },
     )
 }

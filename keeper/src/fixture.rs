@@ -29,6 +29,9 @@ pub const fn price(dollars: u64) -> u64 {
 /// Unstake cooldown of the fixture's insurance fund, slots.
 pub const UNSTAKE_COOLDOWN_SLOTS: u64 = 100;
 
+/// Unstake window of the fixture's insurance fund (after the cooldown), slots.
+pub const UNSTAKE_WINDOW_SLOTS: u64 = 200;
+
 /// Parameters used by the demo and most tests: 10x initial, 20x maintenance.
 pub fn default_params() -> MarketParamsArgs {
     crate::bootstrap::default_params()
@@ -112,8 +115,12 @@ impl Fixture {
             users: vec![],
         };
         f.add_oracle(oracle_price).await;
-        let ix =
-            client::init_insurance_fund(&f.admin.pubkey(), &f.exchange, UNSTAKE_COOLDOWN_SLOTS);
+        let ix = client::init_insurance_fund(
+            &f.admin.pubkey(),
+            &f.exchange,
+            UNSTAKE_COOLDOWN_SLOTS,
+            UNSTAKE_WINDOW_SLOTS,
+        );
         f.bank
             .send(&[ix], &[])
             .await

@@ -88,6 +88,72 @@ pub fn check_conservation(s: &ExchangeSnapshot) -> Result<(), String> {
     Ok(())
 }
 
+/// Invariant 7, solvency, part 1: the funding pool is backed. `pool + Σ owed ≥ 0`, where
+/// `owed` is what every open position still owes at the current index (`funding_owed`,
+/// rounded against the position; ADL escrows settle at every funding update and owe nothing
+/// between them). Exact funding is zero-sum over balanced open interest, and every rounding
+/// goes to the pool, so the sum is the pool's accumulated rounding: never negative. A pool
+/// that paid out funding nobody owed (an escrow that skipped its share) makes it negative.
+pub fn check_funding_backed(m: &MarketSnapshot) -> Result<i128, String> {
+    let f = m.market.cumulative_funding;
+    let mut owed = 0i128;
+    for (i, p) in m.book.open_slots() {
+        owed += adl_engine::math::funding_owed(p.base, f, p.funding_snapshot)
+            .map_err(|e| format!("slot {i}: funding overflow {e:?}"))?;
+    }
+    let backed = m.market.funding_pool as i128 + owed;
+    if backed < 0 {
+        return Err(format!(
+            "solvency: funding pool {} but open positions owe {owed}: {} atoms of funding unbacked",
+            m.market.funding_pool, -backed
+        ));
+    }
+    Ok(backed)
+}
+
+/// What the exchange owes if every claim were paid at once, in quote atoms: free
+/// collateral, each position's margin settled at the current index, unclaimed payouts,
+/// escrow cash, the insurance fund and the fee pools, less the open positions' cost bases
+/// (their unrealized PnL, which nets to the same amount at every price because open
+/// interest is balanced).
+pub fn claims(s: &ExchangeSnapshot) -> Result<i128, String> {
+    let mut c: i128 = s.users.iter().map(|u| u.free_collateral as i128).sum();
+    c += s.fund.map(|f| f.balance as i128).unwrap_or(0);
+    for m in &s.markets {
+        let f = m.market.cumulative_funding;
+        for (i, p) in m.allocated_slots() {
+            let owed = if p.is_open() {
+                adl_engine::math::funding_owed(p.base, f, p.funding_snapshot)
+                    .map_err(|e| format!("slot {i}: funding overflow {e:?}"))?
+            } else {
+                0
+            };
+            c += p.margin as i128 - owed + p.adl_payout as i128 - p.cost_basis as i128;
+        }
+        for (_, e) in m.active_events() {
+            c += e.escrow_cash as i128 - e.escrow_cost as i128;
+        }
+        c += m.market.fee_pool as i128;
+    }
+    Ok(c)
+}
+
+/// Invariant 7, solvency, part 2: the vault's token balance covers every claim at once.
+pub fn check_solvency(s: &ExchangeSnapshot) -> Result<(), String> {
+    for m in &s.markets {
+        check_funding_backed(m)?;
+    }
+    let c = claims(s)?;
+    if (s.vault_balance as i128) < c {
+        return Err(format!(
+            "solvency: vault {} < claims {c} (short {})",
+            s.vault_balance,
+            c - s.vault_balance as i128
+        ));
+    }
+    Ok(())
+}
+
 /// Invariant 2: long open interest equals short open interest, and both equal the sums of
 /// the book's positions plus the active ADL events' escrowed sizes.
 pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
@@ -270,6 +336,7 @@ pub fn check_pro_rata(m: &MarketSnapshot) -> Result<(), String> {
 /// All invariants of spec §6 that apply to the current instruction set.
 pub fn check_all(s: &ExchangeSnapshot) -> Result<(), String> {
     check_conservation(s)?;
+    check_solvency(s)?;
     for m in &s.markets {
         check_open_interest(m)?;
         check_queues(m)?;

@@ -96,6 +96,9 @@ enum Command {
         /// Insurance unstake cooldown, slots.
         #[arg(long, default_value_t = 9_000)]
         unstake_cooldown_slots: u64,
+        /// Insurance unstake window after the cooldown, slots.
+        #[arg(long, default_value_t = 9_000)]
+        unstake_window_slots: u64,
     },
     /// Serve markets, queues, positions and events over HTTP, and alerts as server-sent events.
     Serve {
@@ -179,6 +182,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             oracle_price,
             capacities,
             unstake_cooldown_slots,
+            unstake_window_slots,
         } => {
             let rpc_url = match (&common.rpc_url, &cli.config) {
                 (Some(u), _) => u.clone(),
@@ -213,6 +217,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 mint,
                 oracle_price,
                 unstake_cooldown_slots,
+                unstake_window_slots,
                 market_capacities: capacities,
                 params: adl_keeper::bootstrap::default_params(),
             };

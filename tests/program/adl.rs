@@ -383,9 +383,11 @@ async fn tier_two_only_after_tier_one_is_exhausted() {
 }
 
 #[tokio::test]
-async fn flagged_counterparty_is_skipped() {
-    // As in the tier test, but N is flagged bankrupt during a dip to 100 (equity
-    // 30 + 200 − 234 = −4) and the flag stays when the price comes back.
+async fn stale_flag_does_not_exempt_from_adl() {
+    // Attack: N, the most leveraged tier-2 long, gets its position flagged bankrupt during a
+    // dip to 100 (equity 30 + 200 − 234 = −4) and the flag stays when the price comes back;
+    // before, ADL passed flagged positions over, so N escaped and L4 was closed instead.
+    // Now eligibility is N's equity at P_exec (30 + 220 − 234 = 16 ≥ 0) alone.
     let (mut f, x, l1, l4, n) = tier_book().await;
     let sn = f.slot_of(0, n).await.unwrap();
     f.set_price(0, price(100), 0).await.unwrap();
@@ -406,25 +408,28 @@ async fn flagged_counterparty_is_skipped() {
         f.slot_of(0, l4).await.unwrap(),
     );
     assert!(s.book.slots[sn as usize].bankrupt_since_slot > 0);
-    // N (flagged) is passed over: L1 (tier 1), then L4 (tier 2).
+    // N (stale flag) is next after L1 (tier 1): by leverage N (K 102) before L4 (K 90).
     let plan: Vec<u32> = s
         .next_adl_counterparties(0, 10)
         .iter()
         .map(|p| p.slot)
         .collect();
-    assert_eq!(plan, vec![s1, s4]);
+    assert_eq!(plan, vec![s1, sn]);
     let ex = f.exchange;
     let before = state_bytes(&mut f).await;
-    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
+    // The keeper that passes N over to close L4 is rejected, state unchanged.
+    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, s4]);
     assert_adl_err(
         f.bank.send(&[ix], &[]).await,
         AdlError::WrongAdlCounterparty,
     );
     assert_eq!(before, state_bytes(&mut f).await);
-    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, s4]);
+    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
     f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut f).await;
     let s = f.market_snapshot(0).await;
     assert_eq!(s.market.adl_events[0].status, EVENT_DONE);
-    assert_eq!(s.book.slots[sn as usize].base, 2 * BASE);
+    // N closed at 110: payout 30 + 220 − 234 = 16; L4 untouched.
+    assert_eq!(s.book.slots[sn as usize].adl_payout, 16 * USDC);
+    assert_eq!(s.book.slots[s4 as usize].base, 2 * BASE);
 }

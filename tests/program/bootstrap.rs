@@ -23,6 +23,7 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
         mint: None,
         oracle_price: price(250),
         unstake_cooldown_slots: 9_000,
+        unstake_window_slots: 9_000,
         market_capacities: vec![128, 1_024],
         params: default_params(),
     };

@@ -39,21 +39,32 @@ async fn nothing_initializes_twice() {
     // Exchange, fund, user: the address is in use (the system program's
     // AccountAlreadyInUse inside Anchor's `init`).
     rejected_unchanged(&mut f, &[client::init_exchange(&admin, &mint)], &[]).await;
-    rejected_unchanged(&mut f, &[client::init_insurance_fund(&admin, &ex, 1)], &[]).await;
+    rejected_unchanged(
+        &mut f,
+        &[client::init_insurance_fund(&admin, &ex, 1, 1)],
+        &[],
+    )
+    .await;
     let ka = f.users[a].kp.insecure_clone();
     rejected_unchanged(&mut f, &[client::create_user(&ka.pubkey(), &ex)], &[&ka]).await;
     // A market on a book and queues that already belong to a market: Anchor's `zero`
     // constraint sees their discriminator (ConstraintZero, 2013).
     let m0 = f.markets[0];
-    let (mut ixs, kps, _) = f
+    let (ixs, kps, accounts) = f
         .market_instructions(m0.oracle, 8, 8, default_params())
         .await;
-    ixs.drain(..3);
-    let mut accounts = client::MarketAccounts { ..m0 };
-    accounts.market = client::market_pda(&ex, 1);
-    ixs[0] = client::init_market(&admin, &ex, &accounts, default_params());
-    let _ = kps;
-    assert_eq!(rejected_unchanged(&mut f, &ixs, &[]).await, Some(2013));
+    f.bank
+        .send(&ixs, &[&kps[0], &kps[1], &kps[2]])
+        .await
+        .unwrap();
+    f.markets.push(accounts);
+    let mut again = accounts;
+    again.market = client::market_pda(&ex, 2);
+    let ix = client::init_market(&admin, &ex, &again, default_params());
+    assert_eq!(
+        rejected_unchanged(&mut f, &[ix], &[&kps[0], &kps[1], &kps[2]]).await,
+        Some(2013)
+    );
     check(&mut f).await;
 }
 
@@ -192,9 +203,19 @@ async fn every_pause_bit_stops_its_instruction() {
 
 #[tokio::test]
 async fn dust_and_extreme_values() {
-    // A price of one atom per whole unit, and positions of one base atom.
+    // A price of one atom per whole unit, and positions of one base atom (a market whose
+    // minimum trade and position sizes are one atom).
     let mut f = Fixture::new(1).await;
-    f.add_market(16).await;
+    f.try_add_market(
+        16,
+        adl_engine::state::MarketParamsArgs {
+            min_trade_base: 1,
+            min_position_base: 1,
+            ..default_params()
+        },
+    )
+    .await
+    .unwrap();
     let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
     let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
     // 1 atom at price 1: notional 0, fees 0. The requirement rounds up to one atom and the

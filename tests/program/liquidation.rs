@@ -219,20 +219,21 @@ async fn staker_race_pays_the_lower_value() {
             _ => client::if_unstake(&k, &f.exchange, &t),
         }
     };
-    let ix = stake_ix(&f, s1, 0, 60 * USDC + 1);
+    // The first stake mints 1,000 shares per atom (virtual-share offset).
+    let ix = stake_ix(&f, s1, 0, 60_000 * USDC + 1);
     rejects(&mut f, ix, &[s1], AdlError::InsufficientShares).await;
     let ix = stake_ix(&f, s1, 1, 0);
     rejects(&mut f, ix, &[s1], AdlError::NoUnstakePending).await;
     let ix = stake_ix(&f, s1, 2, 0);
     rejects(&mut f, ix, &[s1], AdlError::NoUnstakePending).await;
     // S1 asks to leave with all its shares while the fund is whole: value 60.
-    f.send_as(&[stake_ix(&f, s1, 0, 60 * USDC)], &[s1])
+    f.send_as(&[stake_ix(&f, s1, 0, 60_000 * USDC)], &[s1])
         .await
         .unwrap();
     let st = f.stake_account(s1).await.unwrap();
     assert_eq!(
         (st.pending_shares, st.pending_value),
-        (60 * USDC, 60 * USDC)
+        (60_000 * USDC, 60 * USDC)
     );
     let ix = stake_ix(&f, s1, 0, 1);
     rejects(&mut f, ix, &[s1], AdlError::UnstakeAlreadyPending).await;
@@ -253,9 +254,12 @@ async fn staker_race_pays_the_lower_value() {
     // Now worth 60 % of 85.55 = 51.33 < 60: S1 gets 51.33 and bears its share of the loss.
     assert_eq!(f.token_balance(&t1).await, before + 51_330_000);
     let fund = f.fund().await;
-    assert_eq!((fund.balance, fund.total_shares), (34_220_000, 40 * USDC));
+    assert_eq!(
+        (fund.balance, fund.total_shares),
+        (34_220_000, 40_000 * USDC)
+    );
     // S2 asks when its shares are worth 34.22; fees then raise the fund; S2 still gets 34.22.
-    f.send_as(&[stake_ix(&f, s2, 0, 40 * USDC)], &[s2])
+    f.send_as(&[stake_ix(&f, s2, 0, 40_000 * USDC)], &[s2])
         .await
         .unwrap();
     let fees = f.market_snapshot(0).await.market.fee_pool;
@@ -277,7 +281,8 @@ async fn staker_race_pays_the_lower_value() {
     assert_eq!(f.fund().await.balance, fees);
     // Cancelling keeps the shares.
     f.stake(s1, 10 * USDC).await.unwrap();
-    f.send_as(&[stake_ix(&f, s1, 0, 5 * USDC)], &[s1])
+    let half = f.stake_account(s1).await.unwrap().shares / 2;
+    f.send_as(&[stake_ix(&f, s1, 0, half)], &[s1])
         .await
         .unwrap();
     f.send_as(&[stake_ix(&f, s1, 1, 0)], &[s1]).await.unwrap();

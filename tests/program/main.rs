@@ -8,6 +8,7 @@ mod capacity;
 mod demo;
 mod drain;
 mod errors;
+mod exploits;
 mod funding;
 mod golden;
 mod hardening;

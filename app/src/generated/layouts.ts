@@ -346,6 +346,7 @@ export interface InsuranceFund {
   share_epoch: bigint;
   bump: number;
   padding: number[];
+  unstake_window_slots: bigint;
   reserved: bigint[];
 }
 
@@ -362,21 +363,24 @@ export function decodeInsuranceFund(v: DataView, o: number): InsuranceFund {
     share_epoch: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 72),
     bump: ((v: DataView, o: number) => v.getUint8(o))(v, o + 80),
     padding: ((v: DataView, o: number) => readArray(v, o, 7, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 81),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 16, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 88),
+    unstake_window_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 88),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 15, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 96),
   };
 }
 
 export interface InsuranceFundInitialized {
   fund: string;
   unstake_cooldown_slots: bigint;
+  unstake_window_slots: bigint;
 }
 
-export const INSURANCEFUNDINITIALIZED_SIZE = 40;
+export const INSURANCEFUNDINITIALIZED_SIZE = 48;
 
 export function decodeInsuranceFundInitialized(v: DataView, o: number): InsuranceFundInitialized {
   return {
     fund: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 0),
     unstake_cooldown_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 32),
+    unstake_window_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 40),
   };
 }
 
@@ -481,6 +485,11 @@ export interface Market {
   adl_events: AdlEvent[];
   mark_price: bigint;
   touch_seq: bigint;
+  premium_bps: bigint;
+  premium_since_slot: bigint;
+  premium_expiry_slot: bigint;
+  premium_acc: bigint;
+  funding_carry: bigint;
   reserved: bigint[];
 }
 
@@ -512,7 +521,12 @@ export function decodeMarket(v: DataView, o: number): Market {
     adl_events: ((v: DataView, o: number) => readArray(v, o, 8, 160, decodeAdlEvent))(v, o + 344),
     mark_price: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1624),
     touch_seq: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1632),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 24, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1640),
+    premium_bps: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1640),
+    premium_since_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1648),
+    premium_expiry_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1656),
+    premium_acc: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1664),
+    funding_carry: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1672),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 19, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1680),
   };
 }
 
@@ -556,7 +570,8 @@ export interface MarketParams {
   funding_period_slots: bigint;
   max_funding_rate_bps: number;
   params_padding: number;
-  reserved: bigint[];
+  min_trade_base: bigint;
+  min_position_base: bigint;
 }
 
 export const MARKETPARAMS_SIZE = 96;
@@ -578,7 +593,8 @@ export function decodeMarketParams(v: DataView, o: number): MarketParams {
     funding_period_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 64),
     max_funding_rate_bps: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 72),
     params_padding: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 76),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 2, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 80),
+    min_trade_base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 80),
+    min_position_base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 88),
   };
 }
 
@@ -597,9 +613,11 @@ export interface MarketParamsArgs {
   adl_deadline_slots: bigint;
   funding_period_slots: bigint;
   max_funding_rate_bps: number;
+  min_trade_base: bigint;
+  min_position_base: bigint;
 }
 
-export const MARKETPARAMSARGS_SIZE = 76;
+export const MARKETPARAMSARGS_SIZE = 92;
 
 export function decodeMarketParamsArgs(v: DataView, o: number): MarketParamsArgs {
   return {
@@ -617,6 +635,8 @@ export function decodeMarketParamsArgs(v: DataView, o: number): MarketParamsArgs
     adl_deadline_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 56),
     funding_period_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 64),
     max_funding_rate_bps: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 72),
+    min_trade_base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 76),
+    min_position_base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 84),
   };
 }
 

@@ -89,6 +89,8 @@ impl Buffers {
             book,
             long_queue,
             short_queue,
+            price: None,
+            payouts_paused: false,
         };
         f(&mut st, &mut self.users, &mut self.fund)
     }

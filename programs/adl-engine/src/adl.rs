@@ -7,8 +7,10 @@
 //! 2. tier 2 — the other eligible positions, in `by_leverage` order, only once tier 1 is
 //!    exhausted (checked from the head of `by_entry`, the most profitable first).
 //!
-//! A position is eligible when it is not flagged bankrupt and its fill at `P_exec` (the whole
-//! position, or the rest of the event's size) leaves it with non-negative equity and margin.
+//! A position is eligible when its equity at `P_exec` (funding settled) is ≥ 0, decided
+//! exactly by cross-multiplication; tiers are decided exactly the same way. A bankruptcy flag
+//! plays no part (a stale flag must exempt nobody), and every eligible position can be filled
+//! partially or whole (`plan_fill`).
 
 use crate::error::AdlError;
 use crate::math::{self, FillOutcome, PositionAmounts};
@@ -34,15 +36,27 @@ pub struct PlannedFill {
 /// Why a counterparty cannot be filled now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
-    /// Not open, flagged bankrupt, or negative equity at `P_exec`: stays ineligible for the
-    /// whole event (none of these depend on the size still to fill).
+    /// Not open, or negative equity at `P_exec` (exactly, by cross-multiplication): stays
+    /// ineligible for the whole event (neither depends on the size still to fill). A
+    /// bankruptcy flag does not make a position ineligible: eligibility is decided from the
+    /// position's fields alone, so a stale flag exempts nobody.
     Permanent,
-    /// The fill of the size still to fill would leave a negative margin (rounding on a
-    /// partial fill of a nearly empty margin): may become eligible for a smaller size.
+    /// Nothing left to fill (defensive: `remaining` is zero).
     ThisSize,
 }
 
+/// Tier of a position at `price`: 1 when in profit (exactly: `q·P > B_q·BASE`), else 2.
+pub fn tier_at(pos: &PositionSlot, price: u64) -> Option<u8> {
+    let p = math::unrealized_in_profit(pos.base, pos.cost_basis, price).ok()?;
+    Some(if p { 1 } else { 2 })
+}
+
 /// Dry-runs the fill of a counterparty at `exec_price` for up to `remaining` base atoms.
+///
+/// Every position with equity ≥ 0 at `P_exec` can be filled, partially or whole: a margin
+/// deficit (funding settled beyond the margin) is netted out of what the fill frees, and if
+/// rounding would leave the remainder a few atoms below zero equity, those atoms are kept in
+/// its margin instead of being paid out (never in the owner's favour).
 pub fn plan_fill(
     slot: u32,
     pos: &PositionSlot,
@@ -50,7 +64,7 @@ pub fn plan_fill(
     exec_price: u64,
     remaining: u64,
 ) -> Result<PlannedFill, Skip> {
-    if !pos.is_open() || pos.bankrupt_since_slot != 0 {
+    if !pos.is_open() {
         return Err(Skip::Permanent);
     }
     let funding = math::funding_owed(pos.base, funding_index, pos.funding_snapshot)
@@ -58,9 +72,9 @@ pub fn plan_fill(
     let settled_margin = math::sub(pos.margin as i128, funding)
         .and_then(math::to_i64)
         .map_err(|_| Skip::Permanent)?;
-    let eq = math::equity(pos.base, pos.cost_basis, settled_margin, 0, 0, exec_price)
+    let eligible = math::equity_non_negative(pos.base, pos.cost_basis, settled_margin, exec_price)
         .map_err(|_| Skip::Permanent)?;
-    if eq < 0 {
+    if !eligible {
         return Err(Skip::Permanent);
     }
     let is_long = pos.base > 0;
@@ -68,20 +82,30 @@ pub fn plan_fill(
     if base == 0 {
         return Err(Skip::ThisSize);
     }
-    let notional = math::close_notional(is_long, base, exec_price).map_err(|_| Skip::ThisSize)?;
+    let notional = math::close_notional(is_long, base, exec_price).map_err(|_| Skip::Permanent)?;
     let mut after = PositionAmounts {
         base: pos.base,
         cost_basis: pos.cost_basis,
         margin: settled_margin,
     };
     let delta = if is_long { -(base as i64) } else { base as i64 };
-    let outcome = math::apply_fill(&mut after, delta, notional).map_err(|_| Skip::ThisSize)?;
-    let entry = math::entry_price(pos.base, pos.cost_basis).map_err(|_| Skip::Permanent)?;
-    let tier = if math::in_profit(is_long, entry, exec_price) {
-        1
-    } else {
-        2
-    };
+    let mut outcome = math::apply_fill(&mut after, delta, notional).map_err(|_| Skip::Permanent)?;
+    if after.base != 0 {
+        // The remainder keeps equity ≥ 0 at P_exec: atoms that rounding would pay out of a
+        // zero-equity remainder stay in its margin.
+        let eq = math::equity(after.base, after.cost_basis, after.margin, 0, 0, exec_price)
+            .map_err(|_| Skip::Permanent)?;
+        if eq < 0 {
+            let short = math::to_u64(-eq).map_err(|_| Skip::Permanent)?;
+            let moved = short.min(outcome.to_free);
+            outcome.to_free -= moved;
+            after.margin = after
+                .margin
+                .checked_add(moved as i64)
+                .ok_or(Skip::Permanent)?;
+        }
+    }
+    let tier = tier_at(pos, exec_price).ok_or(Skip::Permanent)?;
     Ok(PlannedFill {
         slot,
         base,
@@ -149,15 +173,9 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
         plan_fill(s, pos, self.funding_index, self.exec_price, self.remaining)
     }
 
-    /// Tier of an entry's position at the execution price (fixed for the whole event).
+    /// Tier of an entry's position at the execution price (exact; fixed while `P_exec` is).
     fn tier_of(&self, e: &QueueEntry) -> Option<u8> {
-        let pos = (self.slot)(e.slot())?;
-        let entry = math::entry_price(pos.base, pos.cost_basis).ok()?;
-        Some(if math::in_profit(pos.base > 0, entry, self.exec_price) {
-            1
-        } else {
-            2
-        })
+        tier_at((self.slot)(e.slot())?, self.exec_price)
     }
 
     /// Scans `by_entry` (any tier) or `by_leverage` (tier `tier`) from its cursor and returns
@@ -400,7 +418,6 @@ mod tests {
             for &(s, _) in &got {
                 let p = slots[s as usize];
                 prop_assert!(p.equity(0, price).unwrap() >= 0);
-                prop_assert!(p.bankrupt_since_slot == 0);
             }
             let true_slots: Vec<u32> = truth.iter().map(|t| t.0).collect();
             let all: Vec<u32> = (0..slots.len() as u32).collect();
@@ -538,22 +555,25 @@ impl From<AdlError> for DrainError {
     }
 }
 
-/// Settled amounts and equity at `price` of an eligible drain candidate (`None`: flagged,
-/// not open, or negative equity).
+/// Settled amounts and equity at `price` of an eligible drain candidate (`None`: not open,
+/// or negative equity; a bankruptcy flag does not matter).
 fn drain_candidate(
     pos: &PositionSlot,
     funding_index: i64,
     price: u64,
 ) -> Option<(PositionAmounts, i128, i128)> {
-    if !pos.is_open() || pos.bankrupt_since_slot != 0 {
+    if !pos.is_open() {
         return None;
     }
     let funding = math::funding_owed(pos.base, funding_index, pos.funding_snapshot).ok()?;
     let margin = math::to_i64(math::sub(pos.margin as i128, funding).ok()?).ok()?;
-    let eq = math::equity(pos.base, pos.cost_basis, margin, 0, 0, price).ok()?;
-    if eq < 0 {
+    if !math::equity_non_negative(pos.base, pos.cost_basis, margin, price).ok()? {
         return None;
     }
+    // Exactly non-negative; the floored value can be −1 at exactly zero equity.
+    let eq = math::equity(pos.base, pos.cost_basis, margin, 0, 0, price)
+        .ok()?
+        .max(0);
     Some((
         PositionAmounts {
             base: pos.base,

@@ -14,6 +14,12 @@ pub struct MarketState<'a> {
     pub book: BookMut<'a>,
     pub long_queue: QueueMut<'a>,
     pub short_queue: QueueMut<'a>,
+    /// The fresh oracle price when the instruction has one: every position change then
+    /// re-evaluates the position's bankruptcy flag (cleared when equity ≥ 0 at this price).
+    pub price: Option<u64>,
+    /// Whether payout claims are paused: then no instruction moves an ADL payout (trades,
+    /// liquidations and ADL starts leave it on the slot) — one pause semantics for payouts.
+    pub payouts_paused: bool,
 }
 
 type Entries = (u8, QueueEntry, QueueEntry);
@@ -50,6 +56,7 @@ impl<'a> MarketState<'a> {
         let r = f(self.book.slot_mut(slot)?, self.market)?;
         let touch = self.market.take_touch_seq()?;
         self.book.slot_mut(slot)?.last_touch_seq = touch;
+        self.reevaluate_flag(slot)?;
         let base_after = self.book.slot(slot)?.base;
         let after = self.entries_of(slot)?;
         match (before, after) {
@@ -76,6 +83,29 @@ impl<'a> MarketState<'a> {
             short_delta,
         )?)?;
         Ok(r)
+    }
+
+    /// Clears a position's bankruptcy flag when it is no longer bankrupt at the instruction's
+    /// oracle price (or no longer open): a flag is never older than the bankruptcy it
+    /// records, so a top-up cannot carry an old stamp into a later bankruptcy (grace bypass).
+    pub fn reevaluate_flag(&mut self, slot: u32) -> Result<()> {
+        let funding = self.market.cumulative_funding;
+        let price = self.price;
+        let s = self.book.slot_mut(slot)?;
+        if s.bankrupt_since_slot == 0 {
+            return Ok(());
+        }
+        let clear = if !s.is_open() {
+            true
+        } else if let Some(p) = price {
+            !math::is_bankrupt(s.equity(funding, p)?)
+        } else {
+            false
+        };
+        if clear {
+            s.bankrupt_since_slot = 0;
+        }
+        Ok(())
     }
 
     /// The user's open slot in this market, checked against the book.
@@ -148,12 +178,23 @@ impl<'a> MarketState<'a> {
         let fee = math::fee(notional, fee_bps)?;
         user.debit(fee)?;
         self.market.fee_pool = math::add_u64(self.market.fee_pool, fee)?;
-        if self.book.slot(slot)?.base == 0 {
+        let after = *self.book.slot(slot)?;
+        if after.base == 0 {
             self.book.release(slot)?;
             user.remove_position(&self.key)?;
             self.market.num_positions -= 1;
-        } else if outcome.risk_increasing {
-            self.require_initial_margin(slot, oracle_price)?;
+        } else {
+            require!(
+                after.base.unsigned_abs() >= self.market.params.min_position_base,
+                AdlError::PositionTooSmall
+            );
+            if outcome.risk_increasing {
+                self.require_initial_margin(slot, oracle_price)?;
+            } else {
+                // A reduction (e.g. at the band edge) must not leave a bankrupt remainder.
+                let eq = after.equity(self.market.cumulative_funding, oracle_price)?;
+                require!(!math::is_bankrupt(eq), AdlError::PositionBankrupt);
+            }
         }
         Ok((slot, outcome, fee))
     }
@@ -179,6 +220,9 @@ impl MarketState<'_> {
         let Some(slot) = user.position_slot(&self.key) else {
             return Ok(0);
         };
+        if self.payouts_paused {
+            return Ok(0);
+        }
         let s = self.book.slot_mut(slot)?;
         require_keys_eq!(s.owner, user.owner, AdlError::SlotNotOwned);
         let payout = s.adl_payout;
@@ -226,10 +270,12 @@ impl MarketState<'_> {
         require!(math::is_liquidatable(eq, mm), AdlError::NotLiquidatable);
         let bankrupt = math::is_bankrupt(eq);
         let is_long = pos.base > 0;
-        let taken = if bankrupt {
-            pos.base.unsigned_abs()
+        let size = pos.base.unsigned_abs();
+        let taken = if bankrupt || size - base.min(size) < params.min_position_base {
+            // A bankrupt position goes whole; so does one whose remainder would be dust.
+            size
         } else {
-            base.min(pos.base.unsigned_abs())
+            base
         };
         let notional = math::close_notional(is_long, taken, price)?;
         let fee = math::fee(notional, params.liquidation_fee_bps)?;
@@ -678,4 +724,34 @@ impl MarketState<'_> {
         self.market.adl_events[index] = ev;
         Ok(())
     }
+}
+
+/// Applies a funding index change `delta` to a market, including its ADL escrows: each
+/// active event's escrow pays (or receives) the funding of the size it still holds from its
+/// cash into the funding pool (rounded up: the escrow pays at least the exact amount), and its
+/// execution price moves with it — `P_exec` is the escrow's bankruptcy price, recomputed from
+/// its cost and cash exactly as at the event's start, so the counterparties who receive that
+/// funding give it back through `P_exec` and the escrow stays exactly covered. Without this the
+/// counterparties would be credited funding that nobody paid (an unbacked funding pool).
+/// Bounded: at most `ADL_EVENT_RING` events.
+pub fn apply_funding(market: &mut Market, delta: i64) -> Result<()> {
+    market.cumulative_funding =
+        math::to_i64(math::add(market.cumulative_funding as i128, delta as i128)?)?;
+    if delta == 0 {
+        return Ok(());
+    }
+    let mut pool = market.funding_pool as i128;
+    for ev in market.adl_events.iter_mut() {
+        if ev.status != EVENT_ACTIVE || ev.base_remaining == 0 {
+            continue;
+        }
+        let q = math::to_i64(ev.base_remaining as i128)?;
+        let signed = if ev.side == SIDE_LONG { q } else { -q };
+        let f = math::escrow_funding(signed, delta)?;
+        ev.escrow_cash = math::to_i64(math::sub(ev.escrow_cash as i128, f)?)?;
+        pool = math::add(pool, f)?;
+        ev.exec_price = math::adl_exec_price(signed, ev.escrow_cost, ev.escrow_cash)?;
+    }
+    market.funding_pool = math::to_i64(pool)?;
+    Ok(())
 }

@@ -107,4 +107,12 @@ pub enum AdlError {
     FundingTooSoon,
     #[msg("arithmetic overflow")]
     MathOverflow,
+    #[msg("trade size is below the market's minimum trade size")]
+    TradeTooSmall,
+    #[msg("the position left would be below the market's minimum position size; close it instead")]
+    PositionTooSmall,
+    #[msg("the unstake request's window has passed; request again")]
+    UnstakeWindowExpired,
+    #[msg("a new book or queue account must sign init_market")]
+    NewAccountMustSign,
 }

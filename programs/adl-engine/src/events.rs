@@ -99,6 +99,7 @@ pub struct MarginChanged {
 pub struct InsuranceFundInitialized {
     pub fund: Pubkey,
     pub unstake_cooldown_slots: u64,
+    pub unstake_window_slots: u64,
 }
 
 #[event]

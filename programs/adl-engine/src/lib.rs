@@ -89,8 +89,9 @@ pub mod adl_engine {
     pub fn init_insurance_fund(
         ctx: Context<InitInsuranceFund>,
         unstake_cooldown_slots: u64,
+        unstake_window_slots: u64,
     ) -> Result<()> {
-        handle_init_insurance_fund(ctx, unstake_cooldown_slots)
+        handle_init_insurance_fund(ctx, unstake_cooldown_slots, unstake_window_slots)
     }
 
     pub fn if_create_stake(ctx: Context<CreateStake>) -> Result<()> {

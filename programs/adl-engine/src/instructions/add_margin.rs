@@ -49,6 +49,8 @@ pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> R
         &long_queue,
         &short_queue,
         |st| {
+            st.price = Some(oracle_price);
+            st.payouts_paused = a.exchange.is_paused(PauseBit::ClaimPayout);
             let slot = st.user_slot(&user)?;
             if delta > 0 {
                 user.debit(delta as u64)?;

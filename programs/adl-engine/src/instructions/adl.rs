@@ -87,7 +87,10 @@ pub fn handle_start_adl(ctx: Context<StartAdl>, slot: u32) -> Result<()> {
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
+    let payouts_paused = a.exchange.is_paused(PauseBit::ClaimPayout);
     let ev = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
+        st.price = Some(price);
+        st.payouts_paused = payouts_paused;
         st.start_adl(slot, &mut user, &mut fund, price, now)
     })?;
     emit!(AdlStarted {

@@ -8,7 +8,7 @@ use crate::state::*;
 /// Creates a market. The book and both queues are created by the client with a system
 /// `create_account` (owner: this program) in the same transaction; their capacities come
 /// from their sizes, which must be exact (`PositionBook::space`, `AdlQueue::space`) and the
-/// queues must hold at least the book's capacity.
+/// queues must hold at least the book's capacity. The three accounts sign this instruction.
 #[derive(Accounts)]
 pub struct InitMarket<'info> {
     #[account(mut)]
@@ -25,11 +25,13 @@ pub struct InitMarket<'info> {
         bump
     )]
     pub market: AccountLoader<'info, Market>,
-    #[account(zero)]
+    /// Must sign: a zeroed program-owned account can only be bound to a market by whoever
+    /// holds its key (no third party can claim accounts the operator pre-created).
+    #[account(zero, signer @ AdlError::NewAccountMustSign)]
     pub book: AccountLoader<'info, PositionBook>,
-    #[account(zero)]
+    #[account(zero, signer @ AdlError::NewAccountMustSign)]
     pub long_queue: AccountLoader<'info, AdlQueue>,
-    #[account(zero)]
+    #[account(zero, signer @ AdlError::NewAccountMustSign)]
     pub short_queue: AccountLoader<'info, AdlQueue>,
     pub system_program: Program<'info, System>,
 }

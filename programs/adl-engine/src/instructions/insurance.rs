@@ -28,14 +28,18 @@ pub struct InitInsuranceFund<'info> {
 pub fn handle_init_insurance_fund(
     ctx: Context<InitInsuranceFund>,
     unstake_cooldown_slots: u64,
+    unstake_window_slots: u64,
 ) -> Result<()> {
+    require!(unstake_window_slots > 0, AdlError::ZeroAmount);
     let mut f = ctx.accounts.fund.load_init()?;
     f.exchange = ctx.accounts.exchange.key();
     f.unstake_cooldown_slots = unstake_cooldown_slots;
+    f.unstake_window_slots = unstake_window_slots;
     f.bump = ctx.bumps.fund;
     emit!(InsuranceFundInitialized {
         fund: ctx.accounts.fund.key(),
         unstake_cooldown_slots,
+        unstake_window_slots,
     });
     Ok(())
 }
@@ -182,8 +186,9 @@ pub fn handle_if_cancel_unstake(ctx: Context<StakeOp>) -> Result<()> {
     Ok(())
 }
 
-/// Pays `min(value at request, value now)` of the requested shares after the cooldown; the
-/// difference stays with the remaining stakers.
+/// Pays `min(value at request, value now)` of the requested shares after the cooldown and
+/// within the window that follows it (a request is not a standing option on future losses);
+/// the difference stays with the remaining stakers.
 pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
     let a = ctx.accounts;
     a.exchange.check_not_paused(PauseBit::Unstake)?;
@@ -194,12 +199,14 @@ pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
         a.stake.sync_epoch(&f);
         let shares = a.stake.pending_shares;
         require!(shares > 0, AdlError::NoUnstakePending);
+        let opens = a
+            .stake
+            .request_slot
+            .saturating_add(f.unstake_cooldown_slots);
+        require!(now >= opens, AdlError::UnstakeCooldownActive);
         require!(
-            now >= a
-                .stake
-                .request_slot
-                .saturating_add(f.unstake_cooldown_slots),
-            AdlError::UnstakeCooldownActive
+            now <= opens.saturating_add(f.unstake_window_slots),
+            AdlError::UnstakeWindowExpired
         );
         let now_value = math::shares_value(shares, f.total_shares, f.balance)?;
         let pay = a.stake.pending_value.min(now_value);
@@ -251,6 +258,9 @@ pub fn handle_sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
     let ex = ctx.accounts.exchange.key();
     require_keys_eq!(m.exchange, ex, AdlError::ExchangeMismatch);
     require_keys_eq!(f.exchange, ex, AdlError::ExchangeMismatch);
+    // Fees swept while the fund has no shares become fund capital owned by no staker: the
+    // virtual shares (`math::VIRTUAL_SHARES`) hold them, so a first staker's shares are worth
+    // exactly its stake and cannot collect them.
     let amount = m.fee_pool;
     m.fee_pool = 0;
     f.earn(amount)?;

@@ -57,7 +57,10 @@ pub fn handle_liquidate(ctx: Context<Liquidate>, slot: u32, base: u64, margin: u
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
     let owner = liquidatee.owner;
+    let payouts_paused = a.exchange.is_paused(PauseBit::ClaimPayout);
     let out = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
+        st.price = Some(price);
+        st.payouts_paused = payouts_paused;
         st.liquidate(
             slot,
             &mut liquidatee,

@@ -87,6 +87,8 @@ pub fn with_market_state<'info, R>(
         book,
         long_queue,
         short_queue,
+        price: None,
+        payouts_paused: false,
     };
     f(&mut st)
 }

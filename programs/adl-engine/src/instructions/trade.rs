@@ -77,6 +77,13 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
         math::within_band(args.price, oracle_price, market.params.oracle_band_bps)?,
         AdlError::PriceOutsideBand
     );
+    require!(
+        args.taker_base.unsigned_abs() >= market.params.min_trade_base,
+        AdlError::TradeTooSmall
+    );
+    let now = Clock::get()?.slot;
+    let premium = math::premium_bps(args.price, oracle_price, market.params.max_funding_rate_bps)?;
+    let payouts_paused = a.exchange.is_paused(PauseBit::ClaimPayout);
     let mut taker = a.taker_user.load_mut()?;
     let mut maker = a.maker_user.load_mut()?;
     check_user(&taker, a.taker.key, &exchange_key)?;
@@ -93,6 +100,8 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
         &long_queue,
         &short_queue,
         |st| {
+            st.price = Some(oracle_price);
+            st.payouts_paused = payouts_paused;
             let t = st.fill_user(
                 &mut taker,
                 args.taker_base,
@@ -109,8 +118,14 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
                 maker_fee_bps,
                 oracle_price,
             )?;
-            // The last trade price is the mark the funding premium is measured from.
-            st.market.mark_price = args.price;
+            // The premium of this trade stands from now until the next trade, for at most one
+            // funding period; what stood before is accrued for the slots it stood.
+            let mk = &mut *st.market;
+            mk.accrue_premium(now)?;
+            mk.mark_price = args.price;
+            mk.premium_bps = premium;
+            mk.premium_since_slot = now;
+            mk.premium_expiry_slot = now.saturating_add(mk.params.funding_period_slots);
             Ok((t, m))
         },
     )?;

@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::engine::apply_funding;
 use crate::error::AdlError;
 use crate::events::FundingUpdated;
 use crate::instructions::trade::checked_oracle_price;
@@ -14,9 +15,11 @@ pub struct UpdateFunding<'info> {
     pub oracle: Box<Account<'info, Oracle>>,
 }
 
-/// Permissionless funding crank: moves the cumulative funding index by the bounded premium
-/// of the mark over the oracle for the slots since the last update. Positions settle lazily
-/// (`F_i`) into the funding pool; the rank keys do not move (`K = P_b − F`).
+/// Permissionless funding crank: moves the cumulative funding index by the time-weighted
+/// premium accrued since the last update (each trade's premium counts for the slots it stood,
+/// at most one period), carrying the division's remainder, and charges active ADL escrows
+/// their funding (`engine::apply_funding`). Positions settle lazily (`F_i`) into the funding
+/// pool; the rank keys do not move (`K = P_b − F`).
 pub fn handle_update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
     let a = &ctx.accounts;
     a.exchange.check_not_paused(PauseBit::UpdateFunding)?;
@@ -25,14 +28,16 @@ pub fn handle_update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
     let now = Clock::get()?.slot;
     require!(now > m.last_funding_slot, AdlError::FundingTooSoon);
     let elapsed = now - m.last_funding_slot;
-    let delta = math::funding_delta(
-        m.mark_price,
+    m.accrue_premium(now)?;
+    let (delta, carry) = math::funding_step(
+        m.premium_acc as i128,
+        m.funding_carry,
         price,
-        elapsed,
         m.params.funding_period_slots,
-        m.params.max_funding_rate_bps,
     )?;
-    m.cumulative_funding = math::to_i64(math::add(m.cumulative_funding as i128, delta as i128)?)?;
+    m.premium_acc = 0;
+    m.funding_carry = carry;
+    apply_funding(&mut m, delta)?;
     m.last_funding_slot = now;
     emit!(FundingUpdated {
         market: a.market.key(),

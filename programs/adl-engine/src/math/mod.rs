@@ -122,13 +122,20 @@ pub fn rank_key(base: i64, cost_basis: i64, margin: i64, funding_snapshot: i64) 
     Ok(saturate_i64(k))
 }
 
-/// Entry price `E = B_q·BASE/q` (price atoms, positive), rounded down and saturated; an
-/// ordering key and a display value, never used to move money.
+/// Entry price `E = B_q·BASE/q` (price atoms, positive), saturated; an ordering key and a
+/// display value, never used to move money. Rounded down for a long and up for a short, so
+/// that for every whole-atom price `P` the integer key answers "in profit at `P`" exactly:
+/// a long is in profit iff `floor(E) < P`, a short iff `ceil(E) > P` (see `in_profit`).
 pub fn entry_price(base: i64, cost_basis: i64) -> MathResult<i64> {
     if base == 0 {
         return Err(AdlError::NoOpenPosition);
     }
-    let e = div_floor(mul(cost_basis as i128, BASE_PRECISION)?, base as i128)?;
+    let num = mul(cost_basis as i128, BASE_PRECISION)?;
+    let e = if base > 0 {
+        div_floor(num, base as i128)?
+    } else {
+        div_ceil(num, base as i128)?
+    };
     Ok(saturate_i64(e))
 }
 
@@ -226,8 +233,11 @@ pub struct PositionAmounts {
 /// - flip: the notional splits `N_close = floor(N·|q|/|Δq|)`, `N_open = N − N_close`; the old
 ///   position closes with `N_close`, the new one opens with `N_open` and zero margin.
 ///
-/// A realized loss larger than the released margin is charged to the remaining margin; if
-/// that leaves it negative the fill is rejected (`PositionBankrupt`).
+/// A realized loss larger than the released margin is charged to the remaining margin; a
+/// negative remaining margin (a funding deficit) is netted out of what the fill frees. A
+/// full close (or the closing half of a flip) that still leaves a negative margin is
+/// rejected (`PositionBankrupt`); a partial reduction may leave a negative margin backed by
+/// the remainder's unrealized profit — the caller checks the remainder's equity.
 pub fn apply_fill(pos: &mut PositionAmounts, delta: i64, notional: u64) -> MathResult<FillOutcome> {
     if delta == 0 {
         return Err(AdlError::ZeroAmount);
@@ -258,7 +268,15 @@ pub fn apply_fill(pos: &mut PositionAmounts, delta: i64, notional: u64) -> MathR
         remaining_margin = add(remaining_margin, to_free)?;
         to_free = 0;
     }
-    if remaining_margin < 0 {
+    if remaining_margin < 0 && to_free > 0 {
+        // A margin deficit (funding settled beyond the margin) is netted out of what the
+        // fill frees before anything reaches the owner.
+        let netted = to_free.min(-remaining_margin);
+        to_free = sub(to_free, netted)?;
+        remaining_margin = add(remaining_margin, netted)?;
+    }
+    if remaining_margin < 0 && reduce_abs == q_abs {
+        // Closing at a loss larger than everything the position holds.
         return Err(AdlError::PositionBankrupt);
     }
     out.realized_pnl = pnl;
@@ -300,8 +318,10 @@ pub fn adl_lights(ahead: u64, own: u64, oi: u64) -> u8 {
 }
 
 /// Whether a position is in profit at `price` by its entry-price key (tier 1 of the ADL
-/// rank): a long when `E < P`, a short when `E > P`. The same key orders `by_entry`, so the
-/// head of that array answers "is any position of this side in profit" in O(1).
+/// rank): a long when `E < P`, a short when `E > P`. With `entry_price` rounded down for
+/// longs and up for shorts this equals the exact test `unrealized_in_profit` for every
+/// whole-atom price; the same key orders `by_entry`, so the head of that array answers "is
+/// any position of this side in profit" in O(1).
 pub fn in_profit(is_long: bool, entry_price: i64, price: u64) -> bool {
     let p = price as i128;
     let e = entry_price as i128;
@@ -310,6 +330,26 @@ pub fn in_profit(is_long: bool, entry_price: i64, price: u64) -> bool {
     } else {
         e > p
     }
+}
+
+/// Exact "in profit at `P`": `q·P − B_q·BASE > 0` (cross-multiplied in `i128`, no rounding;
+/// for a short both `q` and `B_q` are negative, so this is `E > P`).
+pub fn unrealized_in_profit(base: i64, cost_basis: i64, price: u64) -> MathResult<bool> {
+    let v = mul(base as i128, price as i128)?;
+    let c = mul(cost_basis as i128, BASE_PRECISION)?;
+    Ok(sub(v, c)? > 0)
+}
+
+/// Exact "equity ≥ 0 at `P`" for a position whose funding is settled into `margin`:
+/// `C·BASE + q·P − B_q·BASE ≥ 0` (cross-multiplied, no rounding).
+pub fn equity_non_negative(
+    base: i64,
+    cost_basis: i64,
+    margin: i64,
+    price: u64,
+) -> MathResult<bool> {
+    let c = mul(sub(margin as i128, cost_basis as i128)?, BASE_PRECISION)?;
+    Ok(add(c, mul(base as i128, price as i128)?)? >= 0)
 }
 
 /// Notional of a closing fill rounded against the owner who closes: a long sells (floor:
@@ -327,7 +367,8 @@ pub fn close_notional(is_long: bool, base_abs: u64, price: u64) -> MathResult<u6
 /// ADL execution price `P_exec = (B_q − cash)·BASE/q`, where `cash` is the bankrupt
 /// position's margin plus what the insurance fund paid (`P_b − I·BASE/q`). Rounded in favour
 /// of the bankrupt escrow — up for a long, down for a short — so the fills always cover it
-/// and the rounding remainder is never negative.
+/// and the rounding remainder is never negative. Recomputed after every funding update
+/// while the event is open (`engine::apply_funding`): it is the escrow's bankruptcy price.
 pub fn adl_exec_price(base: i64, cost_basis: i64, cash: i64) -> MathResult<u64> {
     let num = mul(sub(cost_basis as i128, cash as i128)?, BASE_PRECISION)?;
     let p = if base > 0 {
@@ -335,33 +376,45 @@ pub fn adl_exec_price(base: i64, cost_basis: i64, cash: i64) -> MathResult<u64> 
     } else {
         div_floor(num, base as i128)?
     };
-    if p <= 0 {
-        return Err(AdlError::MathOverflow);
-    }
-    to_u64(p)
+    // At least one price atom: an escrow whose cash already covers its cost (funding it
+    // received during the event) needs nothing more; what it receives goes to the sink.
+    to_u64(p.max(1))
 }
 
-/// Insurance shares for a stake of `amount`: 1:1 into an empty fund, otherwise
-/// `amount·total_shares/balance` rounded down (never more than the stake is worth).
+/// Virtual shares of the insurance fund: every share computation acts as if `VIRTUAL_SHARES`
+/// more shares and one more atom existed. The first stake mints `VIRTUAL_SHARES` shares per
+/// atom; a balance present before the first stake (or donated to inflate the share price)
+/// mostly belongs to the virtual shares, so neither a first 1-atom staker nor a share
+/// inflation can take value from a later staker beyond one share's rounding (the
+/// ERC-4626 "virtual offset" defence).
+pub const VIRTUAL_SHARES: i128 = 1_000;
+
+/// A fund whose share price fell below `1/WIPE_FACTOR` of the first-stake price is treated
+/// as wiped (a new share epoch starts), so share counts never grow towards `u64::MAX`.
+pub const WIPE_FACTOR: i128 = 1_000;
+
+/// Insurance shares for a stake of `amount`: `amount·(S + V)/(balance + 1)`, rounded down
+/// (never more than the stake is worth; the remainder stays with the fund).
 pub fn shares_for_stake(amount: u64, total_shares: u64, balance: u64) -> MathResult<u64> {
-    if total_shares == 0 || balance == 0 {
-        return Ok(amount);
-    }
     to_u64(div_floor(
-        mul(amount as i128, total_shares as i128)?,
-        balance as i128,
+        mul(amount as i128, add(total_shares as i128, VIRTUAL_SHARES)?)?,
+        add(balance as i128, 1)?,
     )?)
 }
 
-/// Value of `shares`: `shares·balance/total_shares`, rounded down.
+/// Value of `shares`: `shares·(balance + 1)/(S + V)`, rounded down (the fund keeps the
+/// remainder).
 pub fn shares_value(shares: u64, total_shares: u64, balance: u64) -> MathResult<u64> {
-    if total_shares == 0 {
-        return Ok(0);
-    }
     to_u64(div_floor(
-        mul(shares as i128, balance as i128)?,
-        total_shares as i128,
+        mul(shares as i128, add(balance as i128, 1)?)?,
+        add(total_shares as i128, VIRTUAL_SHARES)?,
     )?)
+}
+
+/// Whether the fund's share price has fallen so far (`S > balance·V·WIPE_FACTOR`) that its
+/// shares must be retired (see `WIPE_FACTOR`).
+pub fn shares_wiped(total_shares: u64, balance: u64) -> bool {
+    total_shares > 0 && (total_shares as i128) > (balance as i128) * VIRTUAL_SHARES * WIPE_FACTOR
 }
 
 /// Splits a liquidation fee: the fund's part `fee·share_bps/1e4` rounded down, the rest to
@@ -371,27 +424,46 @@ pub fn split_fee(fee: u64, fund_share_bps: u32) -> MathResult<(u64, u64)> {
     Ok((to_fund, fee - to_fund))
 }
 
-/// Funding index change over `elapsed` slots: the premium of the mark over the oracle,
-/// `(mark − P_o)·1e4/P_o` bps, clamped to `±max_rate_bps`, applied to the oracle price pro
-/// rata of the period: `ΔF = premium_bps·P_o·elapsed / (1e4·period)`, rounded toward zero.
-/// Positive: longs pay shorts. No trade yet (`mark = 0`): no funding.
-pub fn funding_delta(
-    mark: u64,
-    oracle: u64,
-    elapsed: u64,
-    period: u64,
-    max_rate_bps: u32,
-) -> MathResult<i64> {
-    if mark == 0 || oracle == 0 || period == 0 {
-        return Ok(0);
+/// Premium of a trade price over the oracle, `(mark − P_o)·1e4/P_o` bps, rounded toward zero
+/// (no bias toward either sign) and clamped to `±max_rate_bps`.
+pub fn premium_bps(mark: u64, oracle: u64, max_rate_bps: u32) -> MathResult<i64> {
+    if oracle == 0 {
+        return Err(AdlError::InvalidOraclePrice);
     }
-    let premium = div_floor(
-        mul(sub(mark as i128, oracle as i128)?, BPS)?,
-        oracle as i128,
-    )?;
+    let num = mul(sub(mark as i128, oracle as i128)?, BPS)?;
+    let p = num / oracle as i128; // toward zero
     let bound = max_rate_bps as i128;
-    let premium = premium.clamp(-bound, bound);
-    let num = mul(mul(premium, oracle as i128)?, elapsed as i128)?;
+    to_i64(p.clamp(-bound, bound))
+}
+
+/// Time-weighted premium accrued by a standing premium from slot `since` to `now`: it
+/// counts only until `expiry` (a trade's premium stands for at most one funding period), so
+/// one trade cannot set more than one period of funding, and a premium held for a fraction
+/// `f` of a period moves that period's rate by at most `f` of the cap. Units: bps·slots.
+pub fn premium_accrual(premium_bps: i64, since: u64, expiry: u64, now: u64) -> MathResult<i128> {
+    let end = now.min(expiry);
+    let slots = end.saturating_sub(since);
+    mul(premium_bps as i128, slots as i128)
+}
+
+/// Funding index change for an accrued time-weighted premium `acc` (bps·slots):
+/// `ΔF = acc·P_o/(1e4·period)` plus the remainder `carry` of earlier updates, rounded toward
+/// zero; the new remainder is returned and carried, so no funding is lost to rounding and
+/// the number of cranks never changes the total. Returns `(ΔF, carry)`; positive ΔF: longs
+/// pay shorts. (Each position's share is rounded against it in `funding_owed`.)
+pub fn funding_step(acc: i128, carry: i64, oracle: u64, period: u64) -> MathResult<(i64, i64)> {
+    if period == 0 {
+        return Err(AdlError::MathOverflow);
+    }
+    let num = add(mul(acc, oracle as i128)?, carry as i128)?;
     let den = mul(BPS, period as i128)?;
-    to_i64(num.checked_div(den).ok_or(AdlError::MathOverflow)?)
+    let delta = num / den; // toward zero; the remainder is carried
+    let rest = sub(num, mul(delta, den)?)?;
+    Ok((to_i64(delta)?, to_i64(rest)?))
+}
+
+/// Funding owed by an ADL escrow of signed size `base` for an index change `delta`
+/// (positive: the escrow pays), rounded up like every position's funding.
+pub fn escrow_funding(base: i64, delta: i64) -> MathResult<i128> {
+    div_ceil(mul(base as i128, delta as i128)?, BASE_PRECISION)
 }

@@ -221,6 +221,27 @@ fn fill_open_increase_reduce_close_flip() {
         apply_fill(&mut r, -ONE, 89_999_999),
         Err(AdlError::PositionBankrupt)
     ));
+    // A funding deficit (margin −10) is netted out of a profitable partial reduction: 1.0 of
+    // 10.0 (cost 1,000) sold at 105 frees −1 + 5 = 4, all netted; margin −10 + 1 + 4 = −5.
+    let mut d = PositionAmounts {
+        base: 10 * ONE,
+        cost_basis: 1_000_000_000,
+        margin: -10_000_000,
+    };
+    let o = apply_fill(&mut d, -ONE, 105_000_000).unwrap();
+    assert_eq!(o.to_free, 0);
+    assert_eq!(o.realized_pnl, 5_000_000);
+    assert_eq!(d.margin, -5_000_000);
+    assert_eq!((d.base, d.cost_basis), (9 * ONE, 900_000_000));
+    // The full close of the same position realizes 50 − 10 = 40.
+    let mut d = PositionAmounts {
+        base: 10 * ONE,
+        cost_basis: 1_000_000_000,
+        margin: -10_000_000,
+    };
+    let o = apply_fill(&mut d, -10 * ONE, 1_050_000_000).unwrap();
+    assert_eq!(o.to_free, 40_000_000);
+    assert_eq!(d, PositionAmounts::default());
     // Flip: long 1.0 (cost 100) sells 3.0 for 300.9 → closes with 100.3, opens −2.0 for 200.6.
     let mut f = PositionAmounts {
         base: ONE,
@@ -302,20 +323,110 @@ mod props {
 }
 
 #[test]
-fn funding_delta_bounded_premium() {
-    // Mark 101 over 100: 100 bps, bounded to 50 bps per 100 slots; 10 slots → 0.05.
-    assert_eq!(
-        funding_delta(101_000_000, P100, 10, 100, 50).unwrap(),
-        50_000
-    );
-    // Mark 99.9: −10 bps (inside the bound); 10 slots → −0.01.
-    assert_eq!(
-        funding_delta(99_900_000, P100, 10, 100, 50).unwrap(),
-        -10_000
-    );
-    // Rounding toward zero: −10 bps of 100 (−0.1) over 1 slot of a 7-slot period
-    // → −0.0142857… → −14,285 price atoms.
-    assert_eq!(funding_delta(99_900_000, P100, 1, 7, 50).unwrap(), -14_285);
-    // No trade yet: no funding.
-    assert_eq!(funding_delta(0, P100, 10, 100, 50).unwrap(), 0);
+fn premium_is_clamped_and_unbiased() {
+    // Mark 101 over 100: 100 bps, clamped to 50.
+    assert_eq!(premium_bps(101_000_000, P100, 50).unwrap(), 50);
+    assert_eq!(premium_bps(99_000_000, P100, 50).unwrap(), -50);
+    // ±0.99 bps both round toward zero: no sign bias.
+    assert_eq!(premium_bps(100_009_900, P100, 50).unwrap(), 0);
+    assert_eq!(premium_bps(99_990_100, P100, 50).unwrap(), 0);
+    assert_eq!(premium_bps(99_900_000, P100, 50).unwrap(), -10);
+    assert!(matches!(
+        premium_bps(1, 0, 50),
+        Err(AdlError::InvalidOraclePrice)
+    ));
+}
+
+#[test]
+fn premium_counts_only_while_it_stands() {
+    // A premium of 50 bps set at slot 10, expiring at 110: accrued 10 → 60 is 50 × 50.
+    assert_eq!(premium_accrual(50, 10, 110, 60).unwrap(), 2_500);
+    // Past its expiry it stops counting.
+    assert_eq!(premium_accrual(50, 60, 110, 500).unwrap(), 2_500);
+    assert_eq!(premium_accrual(50, 200, 110, 500).unwrap(), 0);
+    assert_eq!(premium_accrual(-7, 0, 100, 3).unwrap(), -21);
+}
+
+#[test]
+fn funding_step_carries_its_remainder() {
+    // 50 bps for 10 slots of a 100-slot period at 100: ΔF = 500·100e6/(1e4·100) = 50,000.
+    assert_eq!(funding_step(500, 0, P100, 100).unwrap(), (50_000, 0));
+    // −10 bps for 1 slot of a 7-slot period: −0.1/7 = −14,285.714… → −14,285, and the
+    // remainder −5e6 (= −0.714… · 7e4) is carried.
+    let (d, c) = funding_step(-10, 0, P100, 7).unwrap();
+    assert_eq!((d, c), (-14_285, -50_000));
+    // Seven such one-slot steps apply exactly −0.1, the same as one seven-slot step.
+    let (mut total, mut carry) = (0i64, 0i64);
+    for _ in 0..7 {
+        let (d, c) = funding_step(-10, carry, P100, 7).unwrap();
+        total += d;
+        carry = c;
+    }
+    assert_eq!((total, carry), (-100_000, 0));
+    assert_eq!(funding_step(-70, 0, P100, 7).unwrap(), (-100_000, 0));
+    // A per-slot increment below one atom is not erased: 1 bps of 1.0 over a
+    // 1,000,000-slot period is 1e-10 per slot; 10,000 cranks of one slot apply 1 atom.
+    let mut carry = 0i64;
+    let mut total = 0i64;
+    for _ in 0..10_000 {
+        let (d, c) = funding_step(1, carry, 1_000_000, 1_000_000).unwrap();
+        total += d;
+        carry = c;
+    }
+    assert_eq!(total, 1);
+    assert!(matches!(
+        funding_step(1, 0, 1, 0),
+        Err(AdlError::MathOverflow)
+    ));
+}
+
+#[test]
+fn escrow_funding_rounds_against_the_escrow() {
+    // A long escrow of 1.5 pays 1.5 × 0.000_001 = 1.5 → 2 atoms; receiving, −1.5 → −1.
+    assert_eq!(escrow_funding(3 * ONE / 2, 1).unwrap(), 2);
+    assert_eq!(escrow_funding(3 * ONE / 2, -1).unwrap(), -1);
+    assert_eq!(escrow_funding(-(3 * ONE / 2), 1).unwrap(), -1);
+}
+
+#[test]
+fn shares_use_a_virtual_offset() {
+    // The first stake mints 1,000 shares per atom and is worth exactly what was staked.
+    assert_eq!(shares_for_stake(100, 0, 0).unwrap(), 100_000);
+    assert_eq!(shares_value(100_000, 100_000, 100).unwrap(), 100);
+    // A balance present before the first stake (1,000 atoms) is not the first staker's:
+    // 1 atom buys floor(1·1,000/1,001) = 0 shares; 10,000 atoms buy 9,990 shares, worth
+    // floor(9,990·11,001/10,990) = 9,999 atoms (one atom of rounding, to the fund).
+    assert_eq!(shares_for_stake(1, 0, 1_000).unwrap(), 0);
+    assert_eq!(shares_for_stake(10_000, 0, 1_000).unwrap(), 9_990);
+    assert_eq!(shares_value(9_990, 9_990, 11_000).unwrap(), 9_999);
+    // Wiped below 1/1,000 of the first-stake price: 1e6 atoms staked (1e9 shares) with 999
+    // atoms left is wiped; with 1,000 left it is not.
+    assert!(shares_wiped(1_000_000_000, 999));
+    assert!(!shares_wiped(1_000_000_000, 1_000));
+    assert!(!shares_wiped(0, 0));
+}
+
+#[test]
+fn exact_tier_and_eligibility() {
+    // A short of 2.0 with cost −179.999999 (entry 89.9999995) at 89.999999 is in profit: the
+    // entry key rounds up for shorts, so the key test agrees with the exact one.
+    let (q, b) = (-2 * ONE, -179_999_999i64);
+    assert!(unrealized_in_profit(q, b, 89_999_999).unwrap());
+    assert_eq!(entry_price(q, b).unwrap(), 90_000_000);
+    assert!(in_profit(false, entry_price(q, b).unwrap(), 89_999_999));
+    assert!(!unrealized_in_profit(q, b, 90_000_000).unwrap());
+    assert!(!in_profit(false, entry_price(q, b).unwrap(), 90_000_000));
+    // Longs round down: entry 100.0000005 is not in profit at 100.000000, is at 100.000001.
+    let (q, b) = (2 * ONE, 200_000_001i64);
+    assert_eq!(entry_price(q, b).unwrap(), 100_000_000);
+    assert!(!unrealized_in_profit(q, b, 100_000_000).unwrap());
+    assert!(!in_profit(true, entry_price(q, b).unwrap(), 100_000_000));
+    assert!(unrealized_in_profit(q, b, 100_000_001).unwrap());
+    // Exactly zero equity is eligible: a short of 1.0 at 100 with no margin, at 100.
+    assert!(equity_non_negative(-ONE, -100_000_000, 0, 100_000_000).unwrap());
+    assert!(!equity_non_negative(-ONE, -100_000_000, 0, 100_000_001).unwrap());
+    // Sub-atom equity: q = −3 atoms, B = −1, C = 0 at P = 333,333,333 has exact equity
+    // (1e9 − 999,999,999)/1e9 = +1e-9 ≥ 0; one price atom more makes it negative.
+    assert!(equity_non_negative(-3, -1, 0, 333_333_333).unwrap());
+    assert!(!equity_non_negative(-3, -1, 0, 333_333_334).unwrap());
 }

@@ -29,6 +29,10 @@ impl Exchange {
     pub const VAULT_SEED: &'static [u8] = b"vault";
 
     /// The one place pause bits are checked.
+    pub fn is_paused(&self, bit: PauseBit) -> bool {
+        self.paused & bit.mask() != 0
+    }
+
     pub fn check_not_paused(&self, bit: PauseBit) -> Result<()> {
         require!(self.paused & bit.mask() == 0, AdlError::InstructionPaused);
         Ok(())

@@ -10,7 +10,7 @@ use crate::math;
 /// transfer and no extra accounts in liquidations).
 ///
 /// ABI: `exchange` @8, `balance` @40, `total_shares` @48, `unstake_cooldown_slots` @56,
-/// `total_paid` @64, `total_earned` @72, `share_epoch` @80.
+/// `total_paid` @64, `total_earned` @72, `share_epoch` @80, `unstake_window_slots` @96.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct InsuranceFund {
@@ -25,12 +25,16 @@ pub struct InsuranceFund {
     pub total_paid: u64,
     /// Received from fees and liquidation shares, quote atoms.
     pub total_earned: u64,
-    /// Incremented when a loss takes the balance to zero with shares outstanding: shares of
-    /// earlier epochs are worth nothing.
+    /// Incremented when a loss takes the balance to zero — or the share price below
+    /// `1/WIPE_FACTOR` of the first-stake price — with shares outstanding: shares of earlier
+    /// epochs are worth nothing (what little is left stays in the fund).
     pub share_epoch: u64,
     pub bump: u8,
     pub padding: [u8; 7],
-    pub reserved: [u64; 16],
+    /// Slots after the cooldown during which a request may be executed; later it has
+    /// expired and must be made again (a request is no free option on future losses).
+    pub unstake_window_slots: u64,
+    pub reserved: [u64; 15],
 }
 
 const _: () = assert!(size_of::<InsuranceFund>() == 216);
@@ -48,7 +52,9 @@ impl InsuranceFund {
     pub fn pay(&mut self, amount: u64) -> Result<()> {
         self.balance = math::sub_u64(self.balance, amount, AdlError::InsufficientInsurance)?;
         self.total_paid = math::add_u64(self.total_paid, amount)?;
-        if self.balance == 0 && self.total_shares > 0 {
+        if self.total_shares > 0
+            && (self.balance == 0 || math::shares_wiped(self.total_shares, self.balance))
+        {
             self.total_shares = 0;
             self.share_epoch = math::add_u64(self.share_epoch, 1)?;
         }

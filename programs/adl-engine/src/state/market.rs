@@ -38,11 +38,17 @@ pub struct MarketParams {
     /// Bound on the funding premium, bps per period.
     pub max_funding_rate_bps: u32,
     pub params_padding: u32,
-    pub reserved: [u64; 2],
+    /// Smallest trade, base atoms (> 0): no dust trade can set the mark for free.
+    pub min_trade_base: u64,
+    /// Smallest open position a trade or liquidation may leave, base atoms.
+    pub min_position_base: u64,
 }
 
 const _: () = assert!(size_of::<MarketParams>() == 96);
 const _: () = assert!(align_of::<MarketParams>() == 8);
+
+/// Upper bound of `funding_period_slots` (keeps the carried funding remainder in `i64`).
+pub const MAX_FUNDING_PERIOD_SLOTS: u64 = 1_000_000_000_000;
 
 /// Instruction-argument form of `MarketParams`.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,6 +67,8 @@ pub struct MarketParamsArgs {
     pub adl_deadline_slots: u64,
     pub funding_period_slots: u64,
     pub max_funding_rate_bps: u32,
+    pub min_trade_base: u64,
+    pub min_position_base: u64,
 }
 
 impl MarketParamsArgs {
@@ -79,7 +87,9 @@ impl MarketParamsArgs {
             && self.max_oracle_staleness_slots > 0
             && self.adl_deadline_slots > 0
             && self.funding_period_slots > 0
-            && self.max_funding_rate_bps <= 1_000;
+            && self.funding_period_slots <= MAX_FUNDING_PERIOD_SLOTS
+            && self.max_funding_rate_bps <= 1_000
+            && self.min_trade_base > 0;
         require!(ok, AdlError::InvalidMarketParams);
         Ok(MarketParams {
             imr_bps: self.imr_bps,
@@ -97,7 +107,8 @@ impl MarketParamsArgs {
             funding_period_slots: self.funding_period_slots,
             max_funding_rate_bps: self.max_funding_rate_bps,
             params_padding: 0,
-            reserved: [0; 2],
+            min_trade_base: self.min_trade_base,
+            min_position_base: self.min_position_base,
         })
     }
 }
@@ -175,7 +186,8 @@ const _: () = assert!(size_of::<AdlEvent>() == 160);
 /// `funding_pool` @288, `fee_pool` @296, `rounding_sink` @304, `next_position_seq` @312,
 /// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
 /// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 160),
-/// `mark_price` @1632, `touch_seq` @1640.
+/// `mark_price` @1632, `touch_seq` @1640, `premium_bps` @1648, `premium_since_slot` @1656,
+/// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -217,11 +229,24 @@ pub struct Market {
     pub next_event_id: u64,
     /// Ring of ADL events.
     pub adl_events: [AdlEvent; ADL_EVENT_RING],
-    /// Price of the last trade (the mark the funding premium is measured from), price atoms.
+    /// Price of the last trade, price atoms (display; funding uses the time-weighted premium).
     pub mark_price: u64,
     /// Counter of position changes (each change stamps the slot's `last_touch_seq`).
     pub touch_seq: u64,
-    pub reserved: [u64; 24],
+    /// Premium of the last trade over the oracle, bps (rounded toward zero, clamped to the
+    /// rate bound). It stands from the trade until the next trade, for at most one funding
+    /// period (`premium_expiry_slot`).
+    pub premium_bps: i64,
+    /// Slot up to which the standing premium has been accrued.
+    pub premium_since_slot: u64,
+    /// Slot after which the standing premium no longer counts.
+    pub premium_expiry_slot: u64,
+    /// Time-weighted premium accrued since the last funding update, bps·slots.
+    pub premium_acc: i64,
+    /// Remainder of the last funding update's division, carried into the next (units:
+    /// price atoms · 1e4 · slots), so rounding never erases funding.
+    pub funding_carry: i64,
+    pub reserved: [u64; 19],
 }
 
 const _: () = assert!(size_of::<Market>() == 1832);
@@ -277,6 +302,21 @@ impl Market {
             .map(|e| e.base_remaining)
             .sum();
         total.saturating_sub(escrowed)
+    }
+
+    /// Accrues the standing premium up to `now` (time-weighted: each trade's premium counts
+    /// only for the slots it stood, at most one funding period).
+    pub fn accrue_premium(&mut self, now: u64) -> Result<()> {
+        let add = crate::math::premium_accrual(
+            self.premium_bps,
+            self.premium_since_slot,
+            self.premium_expiry_slot,
+            now,
+        )?;
+        let acc = crate::math::add(self.premium_acc as i128, add)?;
+        self.premium_acc = crate::math::to_i64(acc)?;
+        self.premium_since_slot = self.premium_since_slot.max(now);
+        Ok(())
     }
 
     /// Allocates the next open-sequence number.

@@ -212,9 +212,23 @@ fn documented_offsets() {
     assert_eq!(offset_of!(AdlEvent, pending), 152);
     assert_eq!(d + offset_of!(Market, mark_price), 1632);
     assert_eq!(d + offset_of!(Market, touch_seq), 1640);
+    assert_eq!(d + offset_of!(Market, premium_bps), 1648);
+    assert_eq!(d + offset_of!(Market, premium_since_slot), 1656);
+    assert_eq!(d + offset_of!(Market, premium_expiry_slot), 1664);
+    assert_eq!(d + offset_of!(Market, premium_acc), 1672);
+    assert_eq!(d + offset_of!(Market, funding_carry), 1680);
+    assert_eq!(
+        d + offset_of!(Market, params) + offset_of!(MarketParams, min_trade_base),
+        248
+    );
+    assert_eq!(
+        d + offset_of!(Market, params) + offset_of!(MarketParams, min_position_base),
+        256
+    );
     assert_eq!(d + offset_of!(InsuranceFund, balance), 40);
     assert_eq!(d + offset_of!(InsuranceFund, total_shares), 48);
     assert_eq!(d + offset_of!(InsuranceFund, share_epoch), 80);
+    assert_eq!(d + offset_of!(InsuranceFund, unstake_window_slots), 96);
     assert_eq!(d + offset_of!(UserAccount, owner), 8);
     assert_eq!(d + offset_of!(UserAccount, exchange), 40);
     assert_eq!(d + offset_of!(UserAccount, free_collateral), 72);
