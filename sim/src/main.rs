@@ -1,7 +1,7 @@
 //! `adl-sim`: runs the crash scenarios under every policy and the 16 published waves, prints
 //! the tables, and writes SVG plots.
 //!
-//!     cargo run -p adl-sim --release -- [--out docs] [--data ../shared/data/hyperliquid-2025-10-10/autodeleveraging-analysis/out]
+//!     cargo run -p adl-sim --release -- [--out docs] [--data sim/data/hyperliquid-2025-10-10]
 
 use std::path::PathBuf;
 
@@ -100,7 +100,7 @@ fn bars(
 fn main() {
     let out = PathBuf::from(arg("--out").unwrap_or_else(|| "docs".into()));
     let data = PathBuf::from(arg("--data").unwrap_or_else(|| {
-        "../shared/data/hyperliquid-2025-10-10/autodeleveraging-analysis/out".into()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/data/hyperliquid-2025-10-10").into()
     }));
     let _ = std::fs::create_dir_all(&out);
     let mut reports = vec![];

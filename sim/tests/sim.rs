@@ -1,5 +1,5 @@
 //! Metric definitions on hand-computed cases, determinism, conservation of the haircut, and
-//! the shared wave data.
+//! the vendored wave data (sim/data).
 
 use adl_sim::metrics::{gini, largest_share};
 use adl_sim::policy::{allocate, Policy};
@@ -59,9 +59,8 @@ fn allocations_close_exactly_the_size() {
 
 #[test]
 fn wave_data_matches_the_published_sums() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/hyperliquid-2025-10-10/autodeleveraging-analysis/out");
-    let waves = adl_sim::waves::load(&dir).unwrap_or_else(|e| panic!("shared data: {e}"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hyperliquid-2025-10-10");
+    let waves = adl_sim::waves::load(&dir).unwrap_or_else(|e| panic!("vendored data: {e}"));
     assert_eq!(waves.len(), 16);
     let needed: f64 = waves.iter().map(|w| w.budget_needed).sum();
     let prod: f64 = waves.iter().map(|w| w.paper_prod).sum();
