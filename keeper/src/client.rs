@@ -3,7 +3,7 @@
 use adl_engine::state::*;
 use adl_engine::{accounts as acc, instruction as ix};
 use anchor_lang::prelude::Pubkey;
-use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{InstructionData, ToAccountMetas};
 use anchor_spl::token::spl_token;
 
@@ -419,8 +419,18 @@ pub fn if_cancel_unstake(staker: &Pubkey, exchange: &Pubkey, staker_token: &Pubk
     )
 }
 
-pub fn if_unstake(staker: &Pubkey, exchange: &Pubkey, staker_token: &Pubkey) -> Instruction {
-    build(stake_op(staker, exchange, staker_token), ix::IfUnstake {})
+/// Executes a pending unstake request. `markets` are all markets of the exchange in index
+/// order (the program checks that none holds a position flagged bankrupt).
+pub fn if_unstake(
+    staker: &Pubkey,
+    exchange: &Pubkey,
+    staker_token: &Pubkey,
+    markets: &[Pubkey],
+) -> Instruction {
+    let mut ix = build(stake_op(staker, exchange, staker_token), ix::IfUnstake {});
+    ix.accounts
+        .extend(markets.iter().map(|m| AccountMeta::new_readonly(*m, false)));
+    ix
 }
 
 pub fn sweep_fees(exchange: &Pubkey, market: &Pubkey) -> Instruction {

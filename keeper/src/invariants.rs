@@ -315,6 +315,22 @@ pub fn check_user_refs(s: &ExchangeSnapshot) -> Result<(), String> {
     Ok(())
 }
 
+/// Bankruptcy flags: the market's count of flagged positions equals the allocated slots
+/// that carry a flag (unstaking relies on it to see a pending loss).
+pub fn check_flags(m: &MarketSnapshot) -> Result<(), String> {
+    let n = m
+        .allocated_slots()
+        .filter(|(_, p)| p.bankrupt_since_slot != 0)
+        .count();
+    if n != m.market.flagged_positions as usize {
+        return Err(format!(
+            "flags: {n} flagged slots but market counts {}",
+            m.market.flagged_positions
+        ));
+    }
+    Ok(())
+}
+
 /// Pro-rata bookkeeping: each active pro-rata event's pending counter equals the number of
 /// slots that still owe it (none escaped, none applied twice).
 pub fn check_pro_rata(m: &MarketSnapshot) -> Result<(), String> {
@@ -341,6 +357,7 @@ pub fn check_all(s: &ExchangeSnapshot) -> Result<(), String> {
         check_open_interest(m)?;
         check_queues(m)?;
         check_pro_rata(m)?;
+        check_flags(m)?;
     }
     check_user_refs(s)
 }

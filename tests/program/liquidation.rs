@@ -216,7 +216,7 @@ async fn staker_race_pays_the_lower_value() {
         match what {
             0 => client::if_request_unstake(&k, &f.exchange, &t, n),
             1 => client::if_cancel_unstake(&k, &f.exchange, &t),
-            _ => client::if_unstake(&k, &f.exchange, &t),
+            _ => client::if_unstake(&k, &f.exchange, &t, &[f.markets[0].market]),
         }
     };
     // The first stake mints 1,000 shares per atom (virtual-share offset).

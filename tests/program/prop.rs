@@ -69,9 +69,54 @@ enum Op {
     Drain,
     /// Switch the oldest non-pro-rata event to pro-rata (succeeds after its deadline).
     Switch,
+    // The adversarial mix.
+    /// A one-atom trade at the band edge (always rejected: below the minimum size).
+    DustTrade {
+        taker: usize,
+        maker: usize,
+        up: bool,
+    },
+    /// A minimum-size wash trade between two wallets at the band edge.
+    WashTrade {
+        taker: usize,
+        maker: usize,
+        up: bool,
+    },
+    /// Flag one's own position and top it up in the same transaction.
+    FlagTopUp {
+        user: usize,
+        amount: u64,
+    },
+    /// Remove margin down to exactly the initial-margin limit.
+    RemoveToLimit {
+        user: usize,
+    },
+    /// Stake a single atom.
+    TinyStake {
+        user: usize,
+    },
+    /// Unstake timing: 0 request all, 1 execute (after `slots`), 2 cancel.
+    Unstake {
+        user: usize,
+        action: u8,
+        slots: u64,
+    },
 }
 
 const USERS: usize = 6;
+
+/// The adversarial actors' operations, mixed with the ordinary ones.
+fn adversarial_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => op(),
+        1 => (0..USERS, 0..USERS, any::<bool>()).prop_map(|(taker, maker, up)| Op::DustTrade { taker, maker, up }),
+        2 => (0..USERS, 0..USERS, any::<bool>()).prop_map(|(taker, maker, up)| Op::WashTrade { taker, maker, up }),
+        1 => (0..USERS, 1u64..40).prop_map(|(user, a)| Op::FlagTopUp { user, amount: a * USDC }),
+        1 => (0..USERS).prop_map(|user| Op::RemoveToLimit { user }),
+        1 => (0..USERS).prop_map(|user| Op::TinyStake { user }),
+        2 => (0..USERS, 0u8..3, 0u64..400).prop_map(|(user, action, slots)| Op::Unstake { user, action, slots }),
+    ]
+}
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -153,6 +198,14 @@ fn kind(op: &Op) -> &'static str {
         Op::ProRata { .. } => "apply_pro_rata",
         Op::Drain => "adl_drain",
         Op::Switch => "switch_to_pro_rata",
+        Op::DustTrade { .. } => "dust_trade",
+        Op::WashTrade { .. } => "wash_trade",
+        Op::FlagTopUp { .. } => "flag_top_up",
+        Op::RemoveToLimit { .. } => "remove_to_limit",
+        Op::TinyStake { .. } => "tiny_stake",
+        Op::Unstake { action: 0, .. } => "request_unstake",
+        Op::Unstake { action: 1, .. } => "unstake",
+        Op::Unstake { .. } => "cancel_unstake",
     }
 }
 
@@ -164,7 +217,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
     }
     let mut oracle = price(100);
     for op in ops {
-        let before = state_bytes(&mut f).await;
+        let mut before = state_bytes(&mut f).await;
         let r = match op {
             Op::Trade {
                 taker,
@@ -334,6 +387,77 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 let ix = client::adl_switch_to_pro_rata(&f.exchange, &m, index as u8, ev.id);
                 f.bank.send(&[ix], &[]).await
             }
+            Op::DustTrade { taker, maker, up } => {
+                let band = oracle / 20;
+                let px = if up { oracle + band } else { oracle - band };
+                let r = f.trade(0, taker, maker, 1, px, USDC, USDC).await;
+                prop_assert!(r.is_err(), "a dust trade was accepted");
+                r
+            }
+            Op::WashTrade { taker, maker, up } => {
+                let band = oracle / 20;
+                let px = if up { oracle + band } else { oracle - band };
+                let min = adl_keeper::bootstrap::MIN_TRADE_BASE as i64;
+                f.trade(0, taker, maker, min, px, USDC, USDC).await
+            }
+            Op::FlagTopUp { user, amount } => {
+                let Some(slot) = f.slot_of(0, user).await else {
+                    continue;
+                };
+                let ixs = [
+                    client::flag_bankrupt(&f.exchange, &m, slot),
+                    client::add_margin(&f.exchange, &m, &f.users[user].key(), amount),
+                ];
+                f.send_as(&ixs, &[user]).await
+            }
+            Op::RemoveToLimit { user } => {
+                let Some(slot) = f.slot_of(0, user).await else {
+                    continue;
+                };
+                let s = f.market_snapshot(0).await;
+                let p = s.book.slots[slot as usize];
+                let fidx = s.market.cumulative_funding;
+                let settled = p.margin as i128
+                    - adl_engine::math::funding_owed(p.base, fidx, p.funding_snapshot).unwrap();
+                let eq = p.equity(fidx, oracle).unwrap();
+                let im =
+                    adl_engine::math::margin_requirement(p.base, oracle, s.market.params.imr_bps)
+                        .unwrap();
+                let room = (eq - im).min(settled);
+                if room <= 0 {
+                    continue;
+                }
+                let ix = client::remove_margin(&f.exchange, &m, &f.users[user].key(), room as u64);
+                f.send_as(&[ix], &[user]).await
+            }
+            Op::TinyStake { user } => f.stake(user, 1).await,
+            Op::Unstake {
+                user,
+                action,
+                slots,
+            } => {
+                let (k, t) = (f.users[user].key(), f.users[user].token);
+                let ix = match action {
+                    0 => {
+                        let Some(st) = f.stake_account(user).await else {
+                            continue;
+                        };
+                        if st.shares == 0 {
+                            continue;
+                        }
+                        client::if_request_unstake(&k, &f.exchange, &t, st.shares)
+                    }
+                    1 => {
+                        // Time passes (the oracle refreshed) before the unstake is tried.
+                        f.bank.warp(slots).await;
+                        f.set_price(0, oracle, 0).await.unwrap();
+                        before = state_bytes(&mut f).await;
+                        client::if_unstake(&k, &f.exchange, &t, &[m.market])
+                    }
+                    _ => client::if_cancel_unstake(&k, &f.exchange, &t),
+                };
+                f.send_as(&[ix], &[user]).await
+            }
         };
         if r.is_err() {
             prop_assert_eq!(
@@ -438,6 +562,25 @@ fn random_adl_events_in_every_mode() {
             "apply_pro_rata",
             "adl_drain",
             "claim",
+        ],
+    );
+}
+
+/// The adversarial actor mix: dust and band-edge wash trades, flag/top-up sequences, margin
+/// removed to the limit, 1-atom stakes, fee sweeps and unstake timing around bankruptcies,
+/// among the ordinary operations; every invariant (conservation, solvency, flags) after
+/// every step, dust always rejected, rejections change nothing.
+#[test]
+fn adversarial_actor_mix_keeps_invariants() {
+    run_cases(
+        prop::collection::vec(adversarial_op(), 30..70),
+        &[
+            "wash_trade",
+            "flag_top_up",
+            "remove_to_limit",
+            "tiny_stake",
+            "request_unstake",
+            "funding",
         ],
     );
 }

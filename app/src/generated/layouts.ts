@@ -490,6 +490,8 @@ export interface Market {
   premium_expiry_slot: bigint;
   premium_acc: bigint;
   funding_carry: bigint;
+  flagged_positions: number;
+  padding2: number;
   reserved: bigint[];
 }
 
@@ -526,7 +528,9 @@ export function decodeMarket(v: DataView, o: number): Market {
     premium_expiry_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1656),
     premium_acc: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1664),
     funding_carry: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1672),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 19, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1680),
+    flagged_positions: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1680),
+    padding2: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1684),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 18, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1688),
   };
 }
 

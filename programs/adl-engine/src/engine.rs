@@ -103,7 +103,21 @@ impl<'a> MarketState<'a> {
             false
         };
         if clear {
+            self.clear_flag(slot)?;
+        }
+        Ok(())
+    }
+
+    /// Clears a slot's bankruptcy flag and keeps the market's count of flagged positions.
+    pub fn clear_flag(&mut self, slot: u32) -> Result<()> {
+        let s = self.book.slot_mut(slot)?;
+        if s.bankrupt_since_slot != 0 {
             s.bankrupt_since_slot = 0;
+            self.market.flagged_positions = self
+                .market
+                .flagged_positions
+                .checked_sub(1)
+                .ok_or(AdlError::CorruptAccount)?;
         }
         Ok(())
     }
@@ -475,6 +489,9 @@ impl MarketState<'_> {
                 moved = Some((f.slot, lev, ent));
             }
             self.market.funding_pool = pool;
+            if closed {
+                self.clear_flag(f.slot)?;
+            }
             self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
         let q = if cp_side == SIDE_LONG {
@@ -586,10 +603,14 @@ impl MarketState<'_> {
         require!(paid == f.funding, AdlError::QueueCorrupt);
         s.set_amounts(f.after);
         s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
-        if s.base == 0 {
+        let closed = s.base == 0;
+        if closed {
             s.status = SLOT_ADL_CLOSED;
         }
         self.market.funding_pool = pool;
+        if closed {
+            self.clear_flag(f.slot)?;
+        }
         self.escrow_fill(&mut ev, f.base, f.notional)?;
         self.market.adl_events[index] = ev;
         Ok(())
@@ -715,6 +736,7 @@ impl MarketState<'_> {
                 s.adl_payout = math::add_u64(s.adl_payout, payout)?;
                 s.margin = 0;
                 s.status = SLOT_ADL_CLOSED;
+                self.clear_flag(f.slot)?;
             }
             self.escrow_fill(&mut ev, f.base, f.notional)?;
         }

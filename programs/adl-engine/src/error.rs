@@ -115,4 +115,10 @@ pub enum AdlError {
     UnstakeWindowExpired,
     #[msg("a new book or queue account must sign init_market")]
     NewAccountMustSign,
+    #[msg(
+        "a flagged bankruptcy may cost the insurance fund: unstaking waits until it is resolved"
+    )]
+    InsuranceLossPending,
+    #[msg("unstaking needs every market of the exchange, in index order, as remaining accounts")]
+    MarketListMismatch,
 }

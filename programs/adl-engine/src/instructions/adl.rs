@@ -20,6 +20,7 @@ pub struct RankProof {
 #[derive(Accounts)]
 pub struct FlagBankrupt<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut)]
     pub market: AccountLoader<'info, Market>,
     pub oracle: Box<Account<'info, Oracle>>,
     #[account(mut)]
@@ -27,10 +28,11 @@ pub struct FlagBankrupt<'info> {
 }
 
 /// Stamps the slot at which a position was first seen bankrupt at the oracle price, or
-/// clears the stamp when it has recovered. Starts the bankruptcy grace period.
+/// clears the stamp when it has recovered. Starts the bankruptcy grace period, and makes the
+/// loss the fund may take visible: unstaking waits while any position is flagged.
 pub fn handle_flag_bankrupt(ctx: Context<FlagBankrupt>, slot: u32) -> Result<()> {
     let a = &ctx.accounts;
-    let market = a.market.load()?;
+    let mut market = a.market.load_mut()?;
     let price = checked_oracle_price(&market, &a.exchange.key(), &a.oracle)?;
     require_keys_eq!(market.book, a.book.key(), AdlError::BookMismatch);
     let info = a.book.to_account_info();
@@ -42,8 +44,16 @@ pub fn handle_flag_bankrupt(ctx: Context<FlagBankrupt>, slot: u32) -> Result<()>
     let now = Clock::get()?.slot;
     if bankrupt && pos.bankrupt_since_slot == 0 {
         pos.bankrupt_since_slot = now.max(1);
-    } else if !bankrupt {
+        market.flagged_positions = market
+            .flagged_positions
+            .checked_add(1)
+            .ok_or(AdlError::MathOverflow)?;
+    } else if !bankrupt && pos.bankrupt_since_slot != 0 {
         pos.bankrupt_since_slot = 0;
+        market.flagged_positions = market
+            .flagged_positions
+            .checked_sub(1)
+            .ok_or(AdlError::CorruptAccount)?;
     }
     emit!(BankruptcyFlagged {
         market: a.market.key(),

@@ -188,10 +188,17 @@ pub fn handle_if_cancel_unstake(ctx: Context<StakeOp>) -> Result<()> {
 
 /// Pays `min(value at request, value now)` of the requested shares after the cooldown and
 /// within the window that follows it (a request is not a standing option on future losses);
-/// the difference stays with the remaining stakers.
+/// the difference stays with the remaining stakers. Waits while a loss is visible: every
+/// market of the exchange is passed as a remaining account, and none may hold a position
+/// flagged bankrupt (`flag_bankrupt`, permissionless) — a staker cannot exit at full value
+/// ahead of a bankruptcy the fund must pay.
 pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
     let a = ctx.accounts;
     a.exchange.check_not_paused(PauseBit::Unstake)?;
+    require!(
+        flagged_positions(&a.exchange, ctx.remaining_accounts)? == 0,
+        AdlError::InsuranceLossPending
+    );
     let now = Clock::get()?.slot;
     let (shares, pay) = {
         let mut f = a.fund.load_mut()?;
@@ -240,6 +247,41 @@ pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
         paid: pay,
     });
     Ok(())
+}
+
+/// Positions flagged bankrupt across every market of the exchange: `markets` must be all of
+/// them (`Exchange::market_count`), in index order, each checked as the market PDA of its
+/// index. Bounded by the number of markets.
+pub fn flagged_positions(exchange: &Account<Exchange>, markets: &[AccountInfo]) -> Result<u64> {
+    require!(
+        markets.len() == exchange.market_count as usize,
+        AdlError::MarketListMismatch
+    );
+    let ex = exchange.key();
+    let mut total = 0u64;
+    for (i, info) in markets.iter().enumerate() {
+        require_keys_eq!(*info.owner, crate::ID, AdlError::MarketListMismatch);
+        let data = info.try_borrow_data()?;
+        let end = 8 + core::mem::size_of::<Market>();
+        require!(
+            data.len() >= end && data[..8] == *Market::DISCRIMINATOR,
+            AdlError::MarketListMismatch
+        );
+        let m: Market = bytemuck::pod_read_unaligned(&data[8..end]);
+        let index = i as u16;
+        require!(
+            m.exchange == ex && m.market_index == index,
+            AdlError::MarketListMismatch
+        );
+        let pda = Pubkey::create_program_address(
+            &[Market::SEED, ex.as_ref(), &index.to_le_bytes(), &[m.bump]],
+            &crate::ID,
+        )
+        .map_err(|_| AdlError::MarketListMismatch)?;
+        require_keys_eq!(pda, info.key(), AdlError::MarketListMismatch);
+        total += m.flagged_positions as u64;
+    }
+    Ok(total)
 }
 
 #[derive(Accounts)]

@@ -187,7 +187,8 @@ const _: () = assert!(size_of::<AdlEvent>() == 160);
 /// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
 /// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 160),
 /// `mark_price` @1632, `touch_seq` @1640, `premium_bps` @1648, `premium_since_slot` @1656,
-/// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680.
+/// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680,
+/// `flagged_positions` @1688.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -246,7 +247,11 @@ pub struct Market {
     /// Remainder of the last funding update's division, carried into the next (units:
     /// price atoms · 1e4 · slots), so rounding never erases funding.
     pub funding_carry: i64,
-    pub reserved: [u64; 19],
+    /// Positions of this market carrying a bankruptcy flag: a loss the insurance fund may
+    /// have to take is visible on-chain while this is non-zero (unstaking waits for it).
+    pub flagged_positions: u32,
+    pub padding2: u32,
+    pub reserved: [u64; 18],
 }
 
 const _: () = assert!(size_of::<Market>() == 1832);
