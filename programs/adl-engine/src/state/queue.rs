@@ -167,51 +167,71 @@ impl QueueMut<'_> {
 
 /// Position of `e` in the sorted prefix `arr[..len]`, if present.
 pub fn sorted_find(arr: &[QueueEntry], len: usize, e: QueueEntry) -> Option<usize> {
+    crate::meter::search(len);
     arr[..len].binary_search(&e).ok()
 }
 
+/// Index of the first entry of `arr[..len]` not below `e`.
+fn sorted_position(arr: &[QueueEntry], len: usize, e: QueueEntry) -> usize {
+    crate::meter::search(len);
+    arr[..len].partition_point(|x| *x < e)
+}
+
 fn sorted_insert(arr: &mut [QueueEntry], len: usize, e: QueueEntry) {
-    let j = arr[..len].partition_point(|x| *x < e);
+    let j = sorted_position(arr, len, e);
     arr.copy_within(j..len, j + 1);
+    crate::meter::memmove(len - j);
     arr[j] = e;
 }
 
 fn sorted_remove(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> Result<()> {
     let i = sorted_find(arr, len, e).ok_or(AdlError::QueueCorrupt)?;
     arr.copy_within(i + 1..len, i);
+    crate::meter::memmove(len - i - 1);
     arr[len - 1] = QueueEntry::default();
     Ok(())
 }
 
-/// Drops the sorted entries `gone` from `arr[..len]` in one pass (merge walk).
+/// Drops the sorted entries `gone` from `arr[..len]`: each is found by binary search, then
+/// every run of kept entries between two removed ones moves left in one `copy_within`
+/// (a memmove on SBF), and the `k` freed entries at the end are zeroed. Work: `k` binary
+/// searches, `k + 1` memmoves of the kept runs (bytes moved: the entries after the first
+/// removed one), no element loop over the array.
 fn compact(arr: &mut [QueueEntry], len: usize, gone: &[QueueEntry]) -> Result<()> {
-    let first = sorted_find(arr, len, gone[0]).ok_or(AdlError::QueueCorrupt)?;
-    let mut w = first;
-    let mut g = 0;
-    for r in first..len {
-        if g < gone.len() && arr[r] == gone[g] {
-            g += 1;
-        } else {
-            arr[w] = arr[r];
-            w += 1;
-        }
+    let k = gone.len();
+    let Some(first) = gone.first() else {
+        return Ok(());
+    };
+    let mut i = sorted_find(arr, len, *first).ok_or(AdlError::QueueCorrupt)?;
+    for g in 0..k {
+        // The run after this removed entry, up to the next removed one (or the end), moves
+        // left by the number of entries removed so far (g + 1). Everything before the next
+        // removed entry is smaller than it, so the binary search stays valid while runs move.
+        let end = match gone.get(g + 1) {
+            Some(next) => sorted_find(arr, len, *next).ok_or(AdlError::QueueCorrupt)?,
+            None => len,
+        };
+        // Sorted, distinct removals only.
+        require!(end > i, AdlError::QueueCorrupt);
+        arr.copy_within(i + 1..end, i - g);
+        crate::meter::memmove(end - i - 1);
+        i = end;
     }
-    require!(g == gone.len(), AdlError::QueueCorrupt);
-    for e in arr[w..len].iter_mut() {
-        *e = QueueEntry::default();
-    }
+    arr[len - k..len].fill(QueueEntry::default());
     Ok(())
 }
 
 /// Moves entry `old` to the sorted place of `new` with a single shift of the entries between.
 fn sorted_move(arr: &mut [QueueEntry], len: usize, old: QueueEntry, new: QueueEntry) -> Result<()> {
     let i = sorted_find(arr, len, old).ok_or(AdlError::QueueCorrupt)?;
-    let j = arr[..len].partition_point(|x| *x < new);
+    let j = sorted_position(arr, len, new);
     if j <= i {
         arr.copy_within(j..i, j + 1);
+        crate::meter::memmove(i - j);
         arr[j] = new;
     } else {
         arr.copy_within(i + 1..j, i);
+        crate::meter::memmove(j - i - 1);
         arr[j - 1] = new;
     }
     Ok(())

@@ -258,3 +258,69 @@ fn documented_offsets() {
     // 100,000 positions fit one account.
     assert!(PositionBook::space(100_000) <= MAX_ACCOUNT_LEN);
 }
+
+/// A batch of 24 fills at the head of a 100,000-entry queue removes its entries with binary
+/// searches and one memmove per kept run — no element loop over the array (the earlier merge
+/// walk read and wrote every entry after the first removed one: ~100,000 per array).
+#[test]
+fn compaction_of_a_batch_at_the_head_moves_runs_not_elements() {
+    let n = 100_000usize;
+    let mut words = queue_buffer(n);
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    let mut q = queue_mut(bytes).unwrap();
+    for i in 0..n {
+        let e = QueueEntry {
+            key: i as i64,
+            order: i as u64,
+        };
+        q.by_leverage[i] = e;
+        q.by_entry[i] = QueueEntry {
+            key: -(i as i64),
+            order: i as u64,
+        };
+    }
+    q.by_entry[..n].sort();
+    q.header.len = n as u32;
+    // Remove 24 entries: the first 20, and 4 spread over the array.
+    let gone: Vec<usize> = (0..20).chain([1_000, 30_000, 60_000, 99_999]).collect();
+    let lev: Vec<QueueEntry> = gone.iter().map(|&i| q.by_leverage[i]).collect();
+    let ent: Vec<QueueEntry> = gone
+        .iter()
+        .map(|&i| QueueEntry {
+            key: -(i as i64),
+            order: i as u64,
+        })
+        .collect();
+    crate::meter::reset();
+    q.remove_many(lev, ent).unwrap();
+    let c = crate::meter::counts();
+    // No element loop; 24 binary searches of ⌈log₂(100,001)⌉ = 17 reads per array.
+    assert_eq!(c.elements_moved, 0);
+    assert_eq!(c.entries_read, 2 * 24 * 17);
+    // The kept runs after the first removed entry move once: n − 24 − 0 per array… minus
+    // the entries before the first removal (none here).
+    assert_eq!(c.memmove_entries, 2 * (n as u64 - 24));
+    // Exactly the kept entries remain, in order, and the tail is zeroed.
+    let gone_set: BTreeSet<usize> = gone.iter().copied().collect();
+    let kept: Vec<QueueEntry> = (0..n)
+        .filter(|i| !gone_set.contains(i))
+        .map(|i| QueueEntry {
+            key: i as i64,
+            order: i as u64,
+        })
+        .collect();
+    assert_eq!(q.len(), n - 24);
+    assert_eq!(&q.by_leverage[..n - 24], &kept[..]);
+    assert!(q.by_leverage[n - 24..n]
+        .iter()
+        .all(|e| *e == QueueEntry::default()));
+    let mut kept_ent: Vec<QueueEntry> = (0..n)
+        .filter(|i| !gone_set.contains(i))
+        .map(|i| QueueEntry {
+            key: -(i as i64),
+            order: i as u64,
+        })
+        .collect();
+    kept_ent.sort();
+    assert_eq!(&q.by_entry[..n - 24], &kept_ent[..]);
+}
