@@ -1,0 +1,230 @@
+//! ADL events: starting one, ranked fills, the escrow's accounting, and escrow funding.
+
+use anchor_lang::prelude::*;
+
+use crate::error::AdlError;
+use crate::math;
+use crate::state::*;
+
+use super::MarketState;
+
+impl MarketState<'_> {
+    /// Opens an ADL event for a bankrupt position: the fund pays what it can (`I`), the
+    /// position moves into the event's escrow at `P_exec = P_b − I·BASE/q`, its slot is freed.
+    /// Open interest is unchanged (the escrow's size still counts).
+    pub fn start_adl(
+        &mut self,
+        slot: u32,
+        owner: &mut UserAccount,
+        fund: &mut InsuranceFund,
+        price: u64,
+        now_slot: u64,
+    ) -> Result<AdlEvent> {
+        self.apply_user_obligations(owner)?;
+        self.settle_payout(owner)?;
+        require!(
+            owner.position_slot(&self.key) == Some(slot),
+            AdlError::SlotNotOwned
+        );
+        self.user_slot(owner)?;
+        let index = self
+            .market
+            .free_event_index()
+            .ok_or(AdlError::AdlEventRingFull)?;
+        let params = self.market.params;
+        self.modify(slot, |pos, market| {
+            pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
+            Ok(())
+        })?;
+        let pos = *self.book.slot(slot)?;
+        let eq = pos.equity(self.market.cumulative_funding, price)?;
+        require!(math::is_bankrupt(eq), AdlError::NotBankrupt);
+        let deficit = math::to_u64(-eq)?;
+        let available = fund.available(params.max_insurance_per_event);
+        let grace_over = pos.bankrupt_since_slot != 0
+            && now_slot
+                >= pos
+                    .bankrupt_since_slot
+                    .saturating_add(params.bankruptcy_grace_slots);
+        require!(
+            available < deficit || grace_over,
+            AdlError::InsuranceCanCover
+        );
+        let paid = deficit.min(available);
+        fund.pay(paid)?;
+        let cash = math::to_i64(math::add(pos.margin as i128, paid as i128)?)?;
+        let exec_price = math::adl_exec_price(pos.base, pos.cost_basis, cash)?;
+        let side = pos.side();
+        let id = self.market.next_event_id;
+        self.market.next_event_id = id.checked_add(1).ok_or(AdlError::MathOverflow)?;
+        let event = AdlEvent {
+            owner: pos.owner,
+            id,
+            base_total: pos.base.unsigned_abs(),
+            base_remaining: pos.base.unsigned_abs(),
+            exec_price,
+            oracle_price: price,
+            start_slot: now_slot,
+            deadline_slot: now_slot.saturating_add(params.adl_deadline_slots),
+            fund_paid: paid,
+            escrow_cost: pos.cost_basis,
+            escrow_cash: cash,
+            side,
+            status: EVENT_ACTIVE,
+            mode: self.market.adl_mode,
+            ..AdlEvent::default()
+        };
+        // Out of the book and queues; the escrow keeps its size in open interest.
+        self.modify(slot, |p, _| {
+            p.base = 0;
+            p.cost_basis = 0;
+            p.margin = 0;
+            Ok(())
+        })?;
+        if side == SIDE_LONG {
+            self.market.open_interest_long =
+                math::add_u64(self.market.open_interest_long, event.base_total)?;
+        } else {
+            self.market.open_interest_short =
+                math::add_u64(self.market.open_interest_short, event.base_total)?;
+        }
+        self.book.release(slot)?;
+        owner.remove_position(&self.key)?;
+        self.market.num_positions -= 1;
+        self.market.adl_events[index] = event;
+        if event.mode == ADL_MODE_PRO_RATA {
+            self.begin_pro_rata(index)?;
+        }
+        Ok(self.market.adl_events[index])
+    }
+
+    /// Applies verified ADL fills of event `index`: each counterparty closes at `P_exec`
+    /// (its realized PnL plus released margin become its payout), the escrow shrinks by the
+    /// same size; closed positions leave the queues in one compaction pass per array.
+    pub fn apply_adl_fills(
+        &mut self,
+        index: usize,
+        fills: &[crate::adl::PlannedFill],
+    ) -> Result<()> {
+        let event = self.market.adl_events[index];
+        let cp_side = if event.side == SIDE_LONG {
+            SIDE_SHORT
+        } else {
+            SIDE_LONG
+        };
+        let mut gone_lev = Vec::with_capacity(fills.len());
+        let mut gone_ent = Vec::with_capacity(fills.len());
+        let mut moved: Option<(u32, QueueEntry, QueueEntry)> = None;
+        let mut ev = event;
+        for f in fills {
+            let touch = self.market.take_touch_seq()?;
+            let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+            let funding_index = self.market.cumulative_funding;
+            let s = self.book.slot_mut(f.slot)?;
+            // Exactly the planned arithmetic: settle funding, then the fill.
+            let mut pool = self.market.funding_pool;
+            let paid = s.settle_funding(funding_index, &mut pool)?;
+            require!(paid == f.funding, AdlError::QueueCorrupt);
+            s.set_amounts(f.after);
+            s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
+            s.last_touch_seq = touch;
+            let closed = s.base == 0;
+            if closed {
+                s.status = SLOT_ADL_CLOSED;
+                gone_lev.push(lev);
+                gone_ent.push(ent);
+            } else {
+                moved = Some((f.slot, lev, ent));
+            }
+            self.market.funding_pool = pool;
+            if closed {
+                self.clear_flag(f.slot)?;
+            }
+            self.escrow_fill(&mut ev, f.base, f.notional)?;
+        }
+        let q = if cp_side == SIDE_LONG {
+            &mut self.long_queue
+        } else {
+            &mut self.short_queue
+        };
+        q.remove_many(gone_lev, gone_ent)?;
+        if let Some((slot, lev, ent)) = moved {
+            let (_, nlev, nent) = self.book.slot(slot)?.queue_entries(slot)?;
+            let q = if cp_side == SIDE_LONG {
+                &mut self.long_queue
+            } else {
+                &mut self.short_queue
+            };
+            q.reposition((lev, ent), (nlev, nent))?;
+        }
+        if ev.base_remaining == 0 {
+            self.close_event(&mut ev)?;
+        }
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+
+    /// The escrow's side of one counterparty fill: its size shrinks by `base`, it receives
+    /// (bankrupt long: sells) or pays (bankrupt short: buys back) `notional`, and both sides'
+    /// open interest fall by `base`. The one place escrow accounting happens.
+    pub(super) fn escrow_fill(
+        &mut self,
+        ev: &mut AdlEvent,
+        base: u64,
+        notional: u64,
+    ) -> Result<()> {
+        ev.base_remaining = math::sub_u64(ev.base_remaining, base, AdlError::MathOverflow)?;
+        ev.fills += 1;
+        let n = notional as i128;
+        ev.escrow_cash = math::to_i64(if ev.side == SIDE_LONG {
+            math::add(ev.escrow_cash as i128, n)?
+        } else {
+            math::sub(ev.escrow_cash as i128, n)?
+        })?;
+        let m = &mut *self.market;
+        m.open_interest_long = math::sub_u64(m.open_interest_long, base, AdlError::MathOverflow)?;
+        m.open_interest_short = math::sub_u64(m.open_interest_short, base, AdlError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// Ends an event whose size is used up: what rounding left in the escrow goes to the sink.
+    pub fn close_event(&mut self, ev: &mut AdlEvent) -> Result<()> {
+        let residual = math::sub(ev.escrow_cash as i128, ev.escrow_cost as i128)?;
+        self.market.rounding_sink =
+            math::add_u64(self.market.rounding_sink, math::to_u64(residual)?)?;
+        ev.escrow_cash = 0;
+        ev.escrow_cost = 0;
+        ev.status = EVENT_DONE;
+        Ok(())
+    }
+}
+
+/// Applies a funding index change `delta` to a market, including its ADL escrows: each
+/// active event's escrow pays (or receives) the funding of the size it still holds from its
+/// cash into the funding pool (rounded up: the escrow pays at least the exact amount), and its
+/// execution price moves with it — `P_exec` is the escrow's bankruptcy price, recomputed from
+/// its cost and cash exactly as at the event's start, so the counterparties who receive that
+/// funding give it back through `P_exec` and the escrow stays exactly covered. Without this the
+/// counterparties would be credited funding that nobody paid (an unbacked funding pool).
+/// Bounded: at most `ADL_EVENT_RING` events.
+pub fn apply_funding(market: &mut Market, delta: i64) -> Result<()> {
+    market.cumulative_funding =
+        math::to_i64(math::add(market.cumulative_funding as i128, delta as i128)?)?;
+    if delta == 0 {
+        return Ok(());
+    }
+    let mut pool = market.funding_pool as i128;
+    for ev in market.adl_events.iter_mut() {
+        if ev.status != EVENT_ACTIVE || ev.base_remaining == 0 {
+            continue;
+        }
+        let q = math::to_i64(ev.base_remaining as i128)?;
+        let signed = if ev.side == SIDE_LONG { q } else { -q };
+        let f = math::escrow_funding(signed, delta)?;
+        ev.escrow_cash = math::to_i64(math::sub(ev.escrow_cash as i128, f)?)?;
+        pool = math::add(pool, f)?;
+        ev.exec_price = math::adl_exec_price(signed, ev.escrow_cost, ev.escrow_cash)?;
+    }
+    market.funding_pool = math::to_i64(pool)?;
+    Ok(())
+}

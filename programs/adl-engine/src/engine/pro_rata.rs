@@ -1,0 +1,209 @@
+//! Pro-rata obligations (applied by cranks or on any touch) and the leverage drain.
+
+use anchor_lang::prelude::*;
+
+use crate::error::AdlError;
+use crate::math;
+use crate::state::*;
+
+use super::MarketState;
+
+impl MarketState<'_> {
+    /// Applies the pending pro-rata obligations of a user's slot in this market, if any.
+    pub fn apply_user_obligations(&mut self, user: &UserAccount) -> Result<()> {
+        match user.position_slot(&self.key) {
+            Some(slot) => self.apply_obligations(slot),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies every pending pro-rata obligation of `slot` (oldest event first): each active
+    /// pro-rata event reduces a position that was open and untouched since its start by
+    /// `ceil(|q|·Q/OI)` (at most what the event still needs), at the event's `P_exec`, the
+    /// realized PnL and released margin becoming the slot's payout. Ineligible positions
+    /// (flagged, or negative equity after the fill) are passed over. Each slot is reduced at
+    /// most once per event: applying stamps a newer touch sequence.
+    pub fn apply_obligations(&mut self, slot: u32) -> Result<()> {
+        let pos = *self.book.slot(slot)?;
+        if !pos.is_open() {
+            return Ok(());
+        }
+        let mut order: [(u64, usize); ADL_EVENT_RING] = [(u64::MAX, 0); ADL_EVENT_RING];
+        let mut n = 0;
+        for (i, e) in self.market.adl_events.iter().enumerate() {
+            if obligation_pending(e, &pos) {
+                order[n] = (e.id, i);
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        order[..n].sort_unstable();
+        let (side, lev, ent) = pos.queue_entries(slot)?;
+        for &(_, index) in &order[..n] {
+            let ev = self.market.adl_events[index];
+            let cur = *self.book.slot(slot)?;
+            let share = crate::adl::pro_rata_share(cur.base.unsigned_abs(), &ev)?;
+            let planned = if share > 0 && cur.is_open() {
+                crate::adl::plan_fill(
+                    slot,
+                    &cur,
+                    self.market.cumulative_funding,
+                    ev.exec_price,
+                    share,
+                )
+                .ok()
+            } else {
+                None
+            };
+            let mut ev = ev;
+            ev.pending = ev.pending.saturating_sub(1);
+            self.market.adl_events[index] = ev;
+            if let Some(f) = planned {
+                self.fill_from_event(index, &f)?;
+            }
+            self.finish_pro_rata(index)?;
+        }
+        let touch = self.market.take_touch_seq()?;
+        let s = self.book.slot_mut(slot)?;
+        s.last_touch_seq = touch;
+        // Re-index once for all the obligations applied.
+        let q = if side == SIDE_LONG {
+            &mut self.long_queue
+        } else {
+            &mut self.short_queue
+        };
+        if s.is_open() {
+            let (_, nlev, nent) = s.queue_entries(slot)?;
+            q.reposition((lev, ent), (nlev, nent))?;
+        } else {
+            q.remove(lev, ent)?;
+        }
+        Ok(())
+    }
+
+    /// One counterparty fill of event `index` on the slot's fields and the escrow (no queue
+    /// work: the caller re-indexes).
+    fn fill_from_event(&mut self, index: usize, f: &crate::adl::PlannedFill) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        let funding_index = self.market.cumulative_funding;
+        let mut pool = self.market.funding_pool;
+        let s = self.book.slot_mut(f.slot)?;
+        let paid = s.settle_funding(funding_index, &mut pool)?;
+        require!(paid == f.funding, AdlError::QueueCorrupt);
+        s.set_amounts(f.after);
+        s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
+        let closed = s.base == 0;
+        if closed {
+            s.status = SLOT_ADL_CLOSED;
+        }
+        self.market.funding_pool = pool;
+        if closed {
+            self.clear_flag(f.slot)?;
+        }
+        self.escrow_fill(&mut ev, f.base, f.notional)?;
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+
+    /// Closes a pro-rata event whose size is used up (the escrow's rounding remainder goes to
+    /// the sink); one whose obligations are all applied but that still has size left (shares
+    /// of ineligible positions) continues as a ranked event.
+    fn finish_pro_rata(&mut self, index: usize) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        if ev.base_remaining == 0 {
+            self.close_event(&mut ev)?;
+        } else if ev.pending == 0 {
+            ev.mode = ADL_MODE_RANKED_QUEUE;
+        }
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+
+    /// Turns an event into a pro-rata event over the counterparty side as it is now: every
+    /// open position owes `ceil(|q|·Q/OI)` of the remaining size `Q`.
+    pub fn begin_pro_rata(&mut self, index: usize) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        let cp_side = if ev.side == SIDE_LONG {
+            SIDE_SHORT
+        } else {
+            SIDE_LONG
+        };
+        let pending = if cp_side == SIDE_LONG {
+            self.long_queue.len()
+        } else {
+            self.short_queue.len()
+        };
+        ev.mode = ADL_MODE_PRO_RATA;
+        ev.start_pos_seq = self.market.next_position_seq;
+        ev.start_touch_seq = self.market.take_touch_seq()?;
+        ev.pro_rata_base = ev.base_remaining;
+        ev.pro_rata_oi = self.market.book_open_interest(cp_side);
+        ev.pending = pending as u32;
+        self.market.adl_events[index] = ev;
+        if pending == 0 {
+            self.finish_pro_rata(index)?;
+        }
+        Ok(())
+    }
+
+    /// Applies verified leverage-drain reductions of event `index`: each position keeps its
+    /// equity in its margin (no payout), is re-indexed, and the escrow takes the opposite
+    /// fills; the event is done when its size is used up.
+    pub fn apply_drain(&mut self, index: usize, fills: &[crate::adl::DrainFill]) -> Result<()> {
+        let mut ev = self.market.adl_events[index];
+        let cp_side = if ev.side == SIDE_LONG {
+            SIDE_SHORT
+        } else {
+            SIDE_LONG
+        };
+        for f in fills {
+            let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+            let touch = self.market.take_touch_seq()?;
+            let funding_index = self.market.cumulative_funding;
+            let mut pool = self.market.funding_pool;
+            let s = self.book.slot_mut(f.slot)?;
+            let paid = s.settle_funding(funding_index, &mut pool)?;
+            require!(paid == f.funding, AdlError::QueueCorrupt);
+            s.set_amounts(f.after);
+            s.last_touch_seq = touch;
+            let open = s.is_open();
+            self.market.funding_pool = pool;
+            let q = if cp_side == SIDE_LONG {
+                &mut self.long_queue
+            } else {
+                &mut self.short_queue
+            };
+            if open {
+                let (_, nlev, nent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+                q.reposition((lev, ent), (nlev, nent))?;
+            } else {
+                // Drained to zero size: what equity it had is its payout.
+                q.remove(lev, ent)?;
+                let s = self.book.slot_mut(f.slot)?;
+                let payout = math::to_u64(s.margin.max(0) as i128)?;
+                s.adl_payout = math::add_u64(s.adl_payout, payout)?;
+                s.margin = 0;
+                s.status = SLOT_ADL_CLOSED;
+                self.clear_flag(f.slot)?;
+            }
+            self.escrow_fill(&mut ev, f.base, f.notional)?;
+        }
+        if ev.base_remaining == 0 {
+            self.close_event(&mut ev)?;
+        }
+        self.market.adl_events[index] = ev;
+        Ok(())
+    }
+}
+
+/// Whether `pos` still owes event `e` a pro-rata obligation.
+pub fn obligation_pending(e: &AdlEvent, pos: &PositionSlot) -> bool {
+    e.status == EVENT_ACTIVE
+        && e.mode == ADL_MODE_PRO_RATA
+        && pos.is_open()
+        && pos.side() != e.side
+        && pos.open_seq < e.start_pos_seq
+        && pos.last_touch_seq < e.start_touch_seq
+}

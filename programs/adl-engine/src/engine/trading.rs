@@ -1,0 +1,105 @@
+//! Trades: one side of a fill, and moving ADL payouts to their owners.
+
+use anchor_lang::prelude::*;
+
+use crate::error::AdlError;
+use crate::math::{self, FillOutcome};
+use crate::state::*;
+
+use super::MarketState;
+
+impl MarketState<'_> {
+    /// One side of a trade: settles funding, applies the fill, moves `margin_add` from free
+    /// collateral into the position, charges the fee, releases a closed slot, and enforces
+    /// initial margin if risk grew. Returns the fill outcome and the fee charged.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill_user(
+        &mut self,
+        user: &mut UserAccount,
+        delta: i64,
+        notional: u64,
+        margin_add: u64,
+        fee_bps: u32,
+        oracle_price: u64,
+    ) -> Result<(u32, FillOutcome, u64)> {
+        self.apply_user_obligations(user)?;
+        self.settle_payout(user)?;
+        let slot = match user.position_slot(&self.key) {
+            Some(_) => self.user_slot(user)?,
+            None => {
+                let seq = self.market.take_position_seq()?;
+                let touch = self.market.take_touch_seq()?;
+                let slot = self.book.allocate(user.owner, seq, touch)?;
+                user.add_position(self.key, slot)?;
+                self.market.num_positions += 1;
+                slot
+            }
+        };
+        user.debit(margin_add)?;
+        let outcome = self.modify(slot, |pos, market| {
+            if pos.base != 0 {
+                pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
+            } else {
+                pos.funding_snapshot = market.cumulative_funding;
+            }
+            let mut a = pos.amounts();
+            let out = math::apply_fill(&mut a, delta, notional)?;
+            if a.base == 0 {
+                require!(margin_add == 0, AdlError::NoOpenPosition);
+            } else {
+                a.margin = math::to_i64(math::add(a.margin as i128, margin_add as i128)?)?;
+            }
+            pos.set_amounts(a);
+            if out.flipped {
+                pos.open_seq = market.take_position_seq()?;
+            }
+            Ok(out)
+        })?;
+        user.credit(outcome.to_free)?;
+        let fee = math::fee(notional, fee_bps)?;
+        user.debit(fee)?;
+        self.market.fee_pool = math::add_u64(self.market.fee_pool, fee)?;
+        let after = *self.book.slot(slot)?;
+        if after.base == 0 {
+            self.book.release(slot)?;
+            user.remove_position(&self.key)?;
+            self.market.num_positions -= 1;
+        } else {
+            require!(
+                after.base.unsigned_abs() >= self.market.params.min_position_base,
+                AdlError::PositionTooSmall
+            );
+            if outcome.risk_increasing {
+                self.require_initial_margin(slot, oracle_price)?;
+            } else {
+                // A reduction (e.g. at the band edge) must not leave a bankrupt remainder.
+                let eq = after.equity(self.market.cumulative_funding, oracle_price)?;
+                require!(!math::is_bankrupt(eq), AdlError::PositionBankrupt);
+            }
+        }
+        Ok((slot, outcome, fee))
+    }
+
+    /// Moves a position's pending ADL payout to its owner (any touch by the owner does this
+    /// first) and frees a slot that ADL closed. Returns the amount credited.
+    pub fn settle_payout(&mut self, user: &mut UserAccount) -> Result<u64> {
+        let Some(slot) = user.position_slot(&self.key) else {
+            return Ok(0);
+        };
+        if self.payouts_paused {
+            return Ok(0);
+        }
+        let s = self.book.slot_mut(slot)?;
+        require_keys_eq!(s.owner, user.owner, AdlError::SlotNotOwned);
+        let payout = s.adl_payout;
+        s.adl_payout = 0;
+        let closed = s.status == SLOT_ADL_CLOSED;
+        user.credit(payout)?;
+        if closed {
+            self.book.release(slot)?;
+            user.remove_position(&self.key)?;
+            self.market.num_positions -= 1;
+        }
+        Ok(payout)
+    }
+}
