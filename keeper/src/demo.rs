@@ -81,16 +81,25 @@ pub async fn run() -> Result<String, String> {
     let c = invariants::conservation(&s);
     let _ = writeln!(
         out,
-        "\nconservation: vault {} = free {} + margins {} + payouts {} + fees {} + funding {} + sink {} - cost bases {} -> {}",
+        "\nconservation: vault {} = free {} + margins {} + payouts {} + escrow {} + fund {} + fees {} + funding {} + sink {} - cost bases {} -> {}",
         c.vault,
         c.free_collateral,
         c.margins,
         c.adl_payouts,
+        c.adl_escrow,
+        c.insurance_fund,
         c.fee_pools,
         c.funding_pools,
         c.rounding_sinks,
         c.cost_bases,
         if c.vault == c.accounted() { "exact" } else { "MISMATCH" }
+    );
+    let claims = invariants::claims(&s)?;
+    let backed = invariants::check_funding_backed(snap)?;
+    let _ = writeln!(
+        out,
+        "solvency: vault {} covers every claim {} (funding pool backed, {} atoms of rounding to spare) -> solvent",
+        s.vault_balance, claims, backed
     );
     let _ = writeln!(
         out,

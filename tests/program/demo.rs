@@ -7,6 +7,7 @@ async fn demo_prints_both_queues_and_exact_conservation() {
     assert!(report.contains("LONG queue at price 104.000000 (9 positions"));
     assert!(report.contains("SHORT queue at price 104.000000 (10 positions"));
     assert!(report.contains("-> exact"));
+    assert!(report.contains("-> solvent"));
     // The crash: liquidations, one paid by the fund, then an ADL event run to the end.
     assert!(report.contains("deficit paid by the fund"));
     assert!(report.contains("the fund cannot cover it: ADL event 0"));

@@ -357,3 +357,61 @@ async fn event_ring_full_and_nothing_to_claim() {
         ADL_EVENT_RING as u64
     );
 }
+
+#[tokio::test]
+async fn liquidation_leaving_dust_or_asking_too_much_takes_the_whole_position() {
+    // A remainder below `min_position_base` (one atom here) is not left behind: the whole
+    // position is taken over.
+    let (mut f, a, _, c) = setup().await;
+    let sa = f.slot_of(0, a).await.unwrap();
+    f.set_price(0, 94_500_000, 0).await.unwrap();
+    f.send_as(&[liq(&f, a, c, sa, 10 * BASE as u64 - 1, 200 * USDC)], &[c])
+        .await
+        .unwrap();
+    check(&mut f).await;
+    assert_eq!(f.slot_of(0, a).await, None);
+    let sc = f.slot_of(0, c).await.unwrap();
+    assert_eq!(
+        f.market_snapshot(0).await.book.slots[sc as usize].base,
+        10 * BASE
+    );
+    // On a market without a minimum position, asking for more than the position takes
+    // exactly the position.
+    let m = f
+        .try_add_market(
+            16,
+            adl_engine::state::MarketParamsArgs {
+                min_position_base: 0,
+                ..adl_keeper::fixture::default_params()
+            },
+        )
+        .await
+        .unwrap();
+    let (x, y) = (
+        f.add_user(10_000 * USDC, 1_000 * USDC).await,
+        f.add_user(10_000 * USDC, 1_000 * USDC).await,
+    );
+    f.set_price(0, price(100), 0).await.unwrap();
+    f.trade(1, x, y, 2 * BASE, price(100), 20 * USDC, 40 * USDC)
+        .await
+        .unwrap();
+    f.set_price(0, 94_500_000, 0).await.unwrap();
+    let sx = f.slot_of(1, x).await.unwrap();
+    let ix = client::liquidate(
+        &f.exchange,
+        &m,
+        &f.users[x].key(),
+        &f.users[c].key(),
+        sx,
+        u64::MAX,
+        100 * USDC,
+    );
+    f.send_as(&[ix], &[c]).await.unwrap();
+    check(&mut f).await;
+    assert_eq!(f.slot_of(1, x).await, None);
+    let sc = f.slot_of(1, c).await.unwrap();
+    assert_eq!(
+        f.market_snapshot(1).await.book.slots[sc as usize].base,
+        2 * BASE
+    );
+}

@@ -56,11 +56,12 @@ impl MarketState<'_> {
         let bankrupt = math::is_bankrupt(eq);
         let is_long = pos.base > 0;
         let size = pos.base.unsigned_abs();
-        let taken = if bankrupt || size - base.min(size) < params.min_position_base {
+        let want = base.min(size);
+        let taken = if bankrupt || size - want < params.min_position_base {
             // A bankrupt position goes whole; so does one whose remainder would be dust.
             size
         } else {
-            base
+            want
         };
         let notional = math::close_notional(is_long, taken, price)?;
         let fee = math::fee(notional, params.liquidation_fee_bps)?;
