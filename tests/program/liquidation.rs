@@ -11,16 +11,7 @@ use anchor_lang::solana_program::instruction::Instruction;
 
 /// A long 10.0 at 100 with 100 margin (10x) against B; C is a liquidator with 1,000.
 async fn setup() -> (Fixture, usize, usize, usize) {
-    let mut f = Fixture::new(price(100)).await;
-    f.add_market(16).await;
-    let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
-    let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
-    let c = f.add_user(10_000 * USDC, 1_000 * USDC).await;
-    f.trade(0, a, b, 10 * BASE, price(100), 100 * USDC, 200 * USDC)
-        .await
-        .unwrap();
-    check(&mut f).await;
-    (f, a, b, c)
+    adl_engine_tests::ten_x_long().await
 }
 
 fn liq(

@@ -2,7 +2,7 @@
 #![allow(deprecated)]
 
 use adl_engine::error::AdlError;
-use adl_keeper::fixture::{code, custom_error, Fixture};
+use adl_keeper::fixture::{code, custom_error, price, Fixture, BASE, USDC};
 use solana_program_test::BanksClientError;
 
 /// Asserts that `r` failed with the program error `e`.
@@ -45,4 +45,19 @@ pub async fn check(f: &mut Fixture) {
     if let Err(e) = f.check_invariants().await {
         panic!("invariant broken: {e}");
     }
+}
+
+/// One market at 100: A long 10.0 at 100 with 100 margin (10x) against B (200 margin); C, a
+/// third funded user (a liquidator or counterparty). Returns (fixture, a, b, c).
+pub async fn ten_x_long() -> (Fixture, usize, usize, usize) {
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let c = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    f.trade(0, a, b, 10 * BASE, price(100), 100 * USDC, 200 * USDC)
+        .await
+        .unwrap_or_else(|e| panic!("setup trade failed: {e}"));
+    check(&mut f).await;
+    (f, a, b, c)
 }
