@@ -9,9 +9,22 @@ use crate::state::*;
 use super::MarketState;
 
 impl MarketState<'_> {
+    /// Requires a trader's position left open by a trade to be at least the market's
+    /// minimum position size (a liquidator's takeover is exempt: it must be able to take
+    /// over a position of any size).
+    pub fn require_min_position(&self, slot: u32) -> Result<()> {
+        let s = self.book.slot(slot)?;
+        require!(
+            !s.is_open() || s.base.unsigned_abs() >= self.market.params.min_position_base,
+            AdlError::PositionTooSmall
+        );
+        Ok(())
+    }
+
     /// One side of a trade: settles funding, applies the fill, moves `margin_add` from free
     /// collateral into the position, charges the fee, releases a closed slot, and enforces
-    /// initial margin if risk grew. Returns the fill outcome and the fee charged.
+    /// initial margin if risk grew or non-negative equity after a reduction. Returns the fill
+    /// outcome and the fee charged.
     #[allow(clippy::too_many_arguments)]
     pub fn fill_user(
         &mut self,
@@ -65,10 +78,6 @@ impl MarketState<'_> {
             user.remove_position(&self.key)?;
             self.market.num_positions -= 1;
         } else {
-            require!(
-                after.base.unsigned_abs() >= self.market.params.min_position_base,
-                AdlError::PositionTooSmall
-            );
             if outcome.risk_increasing {
                 self.require_initial_margin(slot, oracle_price)?;
             } else {

@@ -118,6 +118,8 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
                 maker_fee_bps,
                 oracle_price,
             )?;
+            st.require_min_position(t.0)?;
+            st.require_min_position(m.0)?;
             // The premium of this trade stands from now until the next trade, for at most one
             // funding period; what stood before is accrued for the slots it stood.
             let mk = &mut *st.market;
