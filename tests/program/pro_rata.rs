@@ -59,8 +59,9 @@ async fn pro_rata_worked_example() {
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlWrongMode);
 
     // L1 owes ceil(4.0·11/14) = 3.142857143: notional 354.285712, cost removed 314.285715,
-    // margin released 39.285714 → payout 79.285711; keeps 0.857142857, cost 85.714285,
-    // margin 10.714286.
+    // margin released 39.285714 → 79.285711; the remainder 0.857142857 (cost 85.714285)
+    // would keep 10.714286 of margin, a key of 87.4999989 < 87.5 (moved back): it keeps
+    // 10.714285 (key 87.50000015) and the atom joins the payout, 79.285712.
     e.f.bank
         .send(&[client::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1])], &[])
         .await
@@ -69,7 +70,7 @@ async fn pro_rata_worked_example() {
     let p1 = e.f.market_snapshot(0).await.book.slots[s1 as usize];
     assert_eq!(
         (p1.base, p1.cost_basis, p1.margin, p1.adl_payout),
-        (857_142_857, 85_714_285, 10_714_286, 79_285_711)
+        (857_142_857, 85_714_285, 10_714_285, 79_285_712)
     );
     // At most once per event.
     let before = state_bytes(&mut e.f).await;
@@ -83,22 +84,23 @@ async fn pro_rata_worked_example() {
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlProofEmpty);
 
     // L3 cannot escape by acting first: its own trade applies its obligation
-    // (ceil(3.0·11/14) = 2.357142858 → payout 61.428569) before closing the rest.
+    // (ceil(3.0·11/14) = 2.357142858 → payout 61.428570) before closing the rest.
     let l3_free = e.f.user_account(e.l3).await.free_collateral;
     let rest = 3 * BASE - 2_357_142_858;
     e.f.trade(0, e.l3, e.m, -rest, price(115), 0, 20 * USDC)
         .await
         .unwrap();
     check(&mut e.f).await;
-    // Payout 61.428569 settled into free collateral, then the rest closed at 115:
-    // 0.642857142 × 115 = 73.928571 (floor), cost 64.285714, margin 8.571429, taker fee
+    // Payout 61.428570 settled into free collateral, then the rest closed at 115:
+    // 0.642857142 × 115 = 73.928571 (floor), cost 64.285714, margin 8.571428, taker fee
     // ceil(73.928571 × 5 bps) = 0.036965.
     assert_eq!(
         e.f.user_account(e.l3).await.free_collateral,
-        l3_free + 61_428_569 + (73_928_571 - 64_285_714) + 8_571_429 - 36_965
+        l3_free + 61_428_570 + (73_928_571 - 64_285_714) + 8_571_428 - 36_965
     );
     // L2 and L4 by crank. L4 comes last and gets the 2 atoms the rounded-up shares
-    // overshoot: 1.571428570 instead of 1.571428572.
+    // overshoot: 1.571428570 instead of 1.571428572. Each keeps one atom less margin than
+    // the pro-rata release leaves (its key would move back), paid out instead.
     e.f.bank
         .send(
             &[client::apply_pro_rata(&ex, &m, 0, ev.id, vec![s2, s4])],
@@ -111,11 +113,11 @@ async fn pro_rata_worked_example() {
     let (p2, p4) = (s.book.slots[s2 as usize], s.book.slots[s4 as usize]);
     assert_eq!(
         (p2.base, p2.adl_payout),
-        (5 * BASE - 3_928_571_429, 148_214_282)
+        (5 * BASE - 3_928_571_429, 148_214_283)
     );
     assert_eq!(
         (p4.base, p4.adl_payout),
-        (2 * BASE - 1_571_428_570, 35_714_283)
+        (2 * BASE - 1_571_428_570, 35_714_284)
     );
     let ev = s.market.adl_events[0];
     assert_eq!(

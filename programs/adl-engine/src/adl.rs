@@ -91,19 +91,8 @@ pub fn plan_fill(
     let delta = if is_long { -(base as i64) } else { base as i64 };
     let mut outcome = math::apply_fill(&mut after, delta, notional).map_err(|_| Skip::Permanent)?;
     if after.base != 0 {
-        // The remainder keeps equity ≥ 0 at P_exec: atoms that rounding would pay out of a
-        // zero-equity remainder stay in its margin.
-        let eq = math::equity(after.base, after.cost_basis, after.margin, 0, 0, exec_price)
+        keep_rank_and_solvency(pos, settled_margin, exec_price, &mut after, &mut outcome)
             .map_err(|_| Skip::Permanent)?;
-        if eq < 0 {
-            let short = math::to_u64(-eq).map_err(|_| Skip::Permanent)?;
-            let moved = short.min(outcome.to_free);
-            outcome.to_free -= moved;
-            after.margin = after
-                .margin
-                .checked_add(moved as i64)
-                .ok_or(Skip::Permanent)?;
-        }
     }
     let tier = tier_at(pos, exec_price).ok_or(Skip::Permanent)?;
     Ok(PlannedFill {
@@ -115,6 +104,55 @@ pub fn plan_fill(
         outcome,
         tier,
     })
+}
+
+/// Adjusts the remainder of a partial ADL fill (and the payout) so that:
+///
+/// 1. its rank key never moves back in line: the remainder is at least as leveraged as the
+///    position was (funding settled) — exactly, `(B' − C')/q' ≥ (B − C)/q` for a long and
+///    `≤` for a short, i.e. `C' ≤ (B'·q − (B − C)·q')/q`. The rounding of the fill (cost
+///    removed up, margin released down) would otherwise leave a little more margin per unit
+///    in the remainder and move it back; that margin is paid out with the fill instead;
+/// 2. its equity at `P_exec` stays ≥ 0 (exactly): margin that rounding would pay out of a
+///    zero-equity remainder stays in it. Only a remainder within one margin atom of zero
+///    equity can be moved back by this (by less than one atom of margin).
+///
+/// Total value is unchanged: what leaves the margin enters the payout and back.
+fn keep_rank_and_solvency(
+    pos: &PositionSlot,
+    settled_margin: i64,
+    exec_price: u64,
+    after: &mut PositionAmounts,
+    outcome: &mut FillOutcome,
+) -> Result<(), AdlError> {
+    let (q, qr) = (pos.base as i128, after.base as i128);
+    let before = math::sub(pos.cost_basis as i128, settled_margin as i128)?;
+    // C'max = floor((B'·q − (B − C)·q')/q): the largest margin that keeps the key in place.
+    let num = math::sub(
+        math::mul(after.cost_basis as i128, q)?,
+        math::mul(before, qr)?,
+    )?;
+    let cmax = math::div_floor(num, q)?;
+    if (after.margin as i128) > cmax {
+        let extra = math::sub(after.margin as i128, cmax)?;
+        after.margin = math::to_i64(cmax)?;
+        outcome.to_free = math::to_u64(math::add(outcome.to_free as i128, extra)?)?;
+    }
+    if !math::equity_non_negative(after.base, after.cost_basis, after.margin, exec_price)? {
+        // Smallest margin with equity ≥ 0: ceil((B'·BASE − q'·P)/BASE).
+        let need = math::div_ceil(
+            math::sub(
+                math::mul(after.cost_basis as i128, math::BASE_PRECISION)?,
+                math::mul(qr, exec_price as i128)?,
+            )?,
+            math::BASE_PRECISION,
+        )?;
+        let short = math::to_u64(math::sub(need, after.margin as i128)?)?;
+        let moved = short.min(outcome.to_free);
+        outcome.to_free -= moved;
+        after.margin = math::to_i64(math::add(after.margin as i128, moved as i128)?)?;
+    }
+    Ok(())
 }
 
 /// Walks one side's queue in ADL rank order. Each step returns the first entry of
@@ -454,6 +492,69 @@ mod tests {
                 .map(|t| t.0)
                 .collect::<Vec<_>>()
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+        /// A partial ADL fill never moves the remainder back in line (its exact leverage key,
+        /// funding settled, stays or moves forward), leaves it with equity ≥ 0 at `P_exec`,
+        /// and conserves value — except that a remainder within one margin atom of zero
+        /// equity may move back by less than one atom of margin. Checked with exact
+        /// cross-multiplication, independent of the program's key code.
+        #[test]
+        fn partial_fills_never_move_the_remainder_back(
+            long in any::<bool>(),
+            q_units in 1u64..2_000_000,
+            entry in 50_000_000u64..150_000_000,
+            margin_bps in -500i64..5_000,
+            funding in -2_000_000i64..2_000_000,
+            exec in 40_000_000u64..160_000_000,
+            cut in 1u64..1_000_000,
+        ) {
+            const BASE: i128 = 1_000_000_000;
+            let q_abs = (q_units * 1_000_000) as i128; // 0.001 .. 2,000 base units
+            let q = if long { q_abs } else { -q_abs };
+            let cost = q * entry as i128 / 1_000_000_000;
+            let margin = (cost.abs() * margin_bps as i128 / 10_000) as i64;
+            let pos = PositionSlot {
+                base: q as i64,
+                cost_basis: cost as i64,
+                margin,
+                funding_snapshot: 0,
+                status: crate::state::SLOT_OPEN,
+                ..PositionSlot::default()
+            };
+            let r = ((q_abs as u128 * cut as u128 / 1_000_000) as u64).max(1);
+            prop_assume!((r as i128) < q_abs);
+            let Ok(p) = plan_fill(0, &pos, funding, exec, r) else {
+                // Only ineligible positions are refused: exact equity < 0 at P_exec.
+                let f = math::funding_owed(pos.base, funding, 0).unwrap();
+                let cs = margin as i128 - f;
+                prop_assert!(cs * BASE + q * exec as i128 - cost * BASE < 0);
+                return Ok(());
+            };
+            let cs = margin as i128 - p.funding;
+            let (b1, c1, q1) = (p.after.cost_basis as i128, p.after.margin as i128, p.after.base as i128);
+            prop_assert_eq!(q1, q - q.signum() * r as i128);
+            // Remainder equity ≥ 0 at P_exec, exactly.
+            let eq1 = c1 * BASE + q1 * exec as i128 - b1 * BASE;
+            prop_assert!(eq1 >= 0);
+            // Key: (B1 − C1)/q1 versus (B − Cs)/q, cross-multiplied by q·q1 > 0.
+            let lhs = (b1 - c1) * q;
+            let rhs = (cost - cs) * q1;
+            let forward = if long { lhs >= rhs } else { lhs <= rhs };
+            if !forward {
+                // Only by the solvency rule, by less than one margin atom.
+                let cmax_plus = c1 - 1;
+                prop_assert!((cmax_plus * BASE + q1 * exec as i128 - b1 * BASE) < 0);
+                let lhs2 = (b1 - cmax_plus) * q;
+                let back_by_solvency_only = if long { lhs2 >= rhs } else { lhs2 <= rhs };
+                prop_assert!(back_by_solvency_only);
+            }
+            // Value: settled margin + realized PnL = payout + remainder margin.
+            prop_assert_eq!(cs + p.outcome.realized_pnl, p.outcome.to_free as i128 + c1);
+        }
     }
 
     proptest! {
