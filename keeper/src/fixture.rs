@@ -303,6 +303,32 @@ impl Fixture {
         self.bank.send(ixs, &refs).await
     }
 
+    /// The `trade` instruction between two fixture users (not sent).
+    #[allow(clippy::too_many_arguments)]
+    pub fn trade_ix(
+        &self,
+        market: usize,
+        taker: usize,
+        maker: usize,
+        taker_base: i64,
+        price: u64,
+        taker_margin: u64,
+        maker_margin: u64,
+    ) -> Instruction {
+        client::trade(
+            &self.exchange,
+            &self.markets[market],
+            &self.users[taker].key(),
+            &self.users[maker].key(),
+            TradeArgs {
+                taker_base,
+                price,
+                taker_margin,
+                maker_margin,
+            },
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub async fn trade(
         &mut self,
@@ -314,17 +340,14 @@ impl Fixture {
         taker_margin: u64,
         maker_margin: u64,
     ) -> Result<(), BanksClientError> {
-        let ix = client::trade(
-            &self.exchange,
-            &self.markets[market],
-            &self.users[taker].key(),
-            &self.users[maker].key(),
-            TradeArgs {
-                taker_base,
-                price,
-                taker_margin,
-                maker_margin,
-            },
+        let ix = self.trade_ix(
+            market,
+            taker,
+            maker,
+            taker_base,
+            price,
+            taker_margin,
+            maker_margin,
         );
         self.send_as(&[ix], &[taker, maker]).await
     }
