@@ -20,13 +20,7 @@ impl MarketState<'_> {
         price: u64,
         now_slot: u64,
     ) -> Result<AdlEvent> {
-        self.apply_user_obligations(owner)?;
-        self.settle_payout(owner)?;
-        require!(
-            owner.position_slot(&self.key) == Some(slot),
-            AdlError::SlotNotOwned
-        );
-        self.user_slot(owner)?;
+        self.owned_open_slot(owner, slot)?;
         let index = self
             .market
             .free_event_index()
@@ -119,27 +113,13 @@ impl MarketState<'_> {
         for f in fills {
             let touch = self.market.take_touch_seq()?;
             let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
-            let funding_index = self.market.cumulative_funding;
-            let s = self.book.slot_mut(f.slot)?;
-            // Exactly the planned arithmetic: settle funding, then the fill.
-            let mut pool = self.market.funding_pool;
-            let paid = s.settle_funding(funding_index, &mut pool)?;
-            require!(paid == f.funding, AdlError::QueueCorrupt);
-            s.set_amounts(f.after);
-            s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
-            s.last_touch_seq = touch;
-            let closed = s.base == 0;
-            if closed {
-                s.status = SLOT_ADL_CLOSED;
+            if self.apply_adl_fill(f)? {
                 gone_lev.push(lev);
                 gone_ent.push(ent);
             } else {
                 moved = Some((f.slot, lev, ent));
             }
-            self.market.funding_pool = pool;
-            if closed {
-                self.clear_flag(f.slot)?;
-            }
+            self.book.slot_mut(f.slot)?.last_touch_seq = touch;
             self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
         let q = if cp_side == SIDE_LONG {

@@ -36,13 +36,7 @@ impl MarketState<'_> {
         price: u64,
     ) -> Result<LiquidationOutcome> {
         require!(base > 0, AdlError::ZeroAmount);
-        self.apply_user_obligations(liquidatee)?;
-        self.settle_payout(liquidatee)?;
-        require!(
-            liquidatee.position_slot(&self.key) == Some(slot),
-            AdlError::SlotNotOwned
-        );
-        self.user_slot(liquidatee)?;
+        self.owned_open_slot(liquidatee, slot)?;
         let params = self.market.params;
         // Settle funding, then judge the position at the oracle price.
         self.modify(slot, |pos, market| {

@@ -134,6 +134,51 @@ impl<'a> MarketState<'a> {
         Ok(())
     }
 
+    /// Prepares an instruction that acts on `slot` of `user` (a liquidation, an ADL start):
+    /// applies the user's pending obligations and payout first, then requires the slot to be
+    /// the user's open position in this market.
+    pub fn owned_open_slot(&mut self, user: &mut UserAccount, slot: u32) -> Result<()> {
+        self.apply_user_obligations(user)?;
+        self.settle_payout(user)?;
+        require!(
+            user.position_slot(&self.key) == Some(slot),
+            AdlError::SlotNotOwned
+        );
+        self.user_slot(user).map(|_| ())
+    }
+
+    /// Settles a slot's funding and sets the amounts a plan computed — exactly the arithmetic
+    /// the plan dry-ran (other funding means the plan was made on other state). Bookkeeping
+    /// of queues and escrow is the caller's.
+    pub fn apply_planned(
+        &mut self,
+        slot: u32,
+        funding: i128,
+        after: math::PositionAmounts,
+    ) -> Result<&mut PositionSlot> {
+        let funding_index = self.market.cumulative_funding;
+        let mut pool = self.market.funding_pool;
+        let s = self.book.slot_mut(slot)?;
+        let paid = s.settle_funding(funding_index, &mut pool)?;
+        require!(paid == funding, AdlError::QueueCorrupt);
+        s.set_amounts(after);
+        self.market.funding_pool = pool;
+        self.book.slot_mut(slot)
+    }
+
+    /// One ADL counterparty fill on the slot (ranked or pro-rata): the planned amounts, the
+    /// payout, `SLOT_ADL_CLOSED` and no flag when fully closed. Returns whether it closed.
+    pub fn apply_adl_fill(&mut self, f: &crate::adl::PlannedFill) -> Result<bool> {
+        let s = self.apply_planned(f.slot, f.funding, f.after)?;
+        s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
+        let closed = s.base == 0;
+        if closed {
+            s.status = SLOT_ADL_CLOSED;
+            self.clear_flag(f.slot)?;
+        }
+        Ok(closed)
+    }
+
     /// The user's open slot in this market, checked against the book.
     pub fn user_slot(&self, user: &UserAccount) -> Result<u32> {
         let slot = user

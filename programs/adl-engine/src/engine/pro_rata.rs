@@ -2,7 +2,6 @@
 
 use anchor_lang::prelude::*;
 
-use crate::error::AdlError;
 use crate::math;
 use crate::state::*;
 
@@ -87,21 +86,7 @@ impl MarketState<'_> {
     /// work: the caller re-indexes).
     fn fill_from_event(&mut self, index: usize, f: &crate::adl::PlannedFill) -> Result<()> {
         let mut ev = self.market.adl_events[index];
-        let funding_index = self.market.cumulative_funding;
-        let mut pool = self.market.funding_pool;
-        let s = self.book.slot_mut(f.slot)?;
-        let paid = s.settle_funding(funding_index, &mut pool)?;
-        require!(paid == f.funding, AdlError::QueueCorrupt);
-        s.set_amounts(f.after);
-        s.adl_payout = math::add_u64(s.adl_payout, f.outcome.to_free)?;
-        let closed = s.base == 0;
-        if closed {
-            s.status = SLOT_ADL_CLOSED;
-        }
-        self.market.funding_pool = pool;
-        if closed {
-            self.clear_flag(f.slot)?;
-        }
+        self.apply_adl_fill(f)?;
         self.escrow_fill(&mut ev, f.base, f.notional)?;
         self.market.adl_events[index] = ev;
         Ok(())
@@ -161,15 +146,9 @@ impl MarketState<'_> {
         for f in fills {
             let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
             let touch = self.market.take_touch_seq()?;
-            let funding_index = self.market.cumulative_funding;
-            let mut pool = self.market.funding_pool;
-            let s = self.book.slot_mut(f.slot)?;
-            let paid = s.settle_funding(funding_index, &mut pool)?;
-            require!(paid == f.funding, AdlError::QueueCorrupt);
-            s.set_amounts(f.after);
+            let s = self.apply_planned(f.slot, f.funding, f.after)?;
             s.last_touch_seq = touch;
             let open = s.is_open();
-            self.market.funding_pool = pool;
             let q = if cp_side == SIDE_LONG {
                 &mut self.long_queue
             } else {
