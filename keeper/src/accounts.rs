@@ -134,34 +134,47 @@ impl MarketSnapshot {
     }
 
     /// The next counterparties of an active ranked event, as a keeper submits them (at most
-    /// `max`), computed with the program's own rank walk.
+    /// `max`), computed with the program's own rank walk from the event's saved cursors.
     pub fn next_adl_counterparties(
         &self,
         index: usize,
         max: usize,
     ) -> Vec<adl_engine::adl::PlannedFill> {
+        self.adl_plan(index, max).fills
+    }
+
+    /// The next `auto_deleverage` transaction of a ranked event exactly as the program will
+    /// run it: the walk resumes from the event's cursors and stops at `ADL_WALK_CAP` entries
+    /// read, so a plan never exceeds the cap. `capped` with no fills: submit an empty proof
+    /// (progress only); `reads` is the work the transaction will do.
+    pub fn adl_plan(&self, index: usize, max: usize) -> AdlPlan {
         let ev = self.market.adl_events[index];
         let q = if ev.side == SIDE_LONG {
             &self.short_queue
         } else {
             &self.long_queue
         };
-        let mut walk = adl_engine::adl::RankWalk::new(
+        let mut walk = adl_engine::adl::RankWalk::resume(
             &q.by_leverage,
-            &q.by_entry,
             |s| self.book.slots.get(s as usize),
             self.market.cumulative_funding,
             ev.exec_price,
+            &self.market.adl_walks[index],
             ev.base_remaining,
+            ADL_WALK_CAP,
         );
-        let mut out = Vec::new();
-        while out.len() < max {
+        let mut fills = Vec::new();
+        while fills.len() < max {
             match walk.next_fill() {
-                Some(f) => out.push(f),
+                Some(f) => fills.push(f),
                 None => break,
             }
         }
-        out
+        AdlPlan {
+            fills,
+            capped: walk.capped,
+            reads: walk.reads,
+        }
     }
 
     pub fn queue(&self, side: u8) -> &QueueSnapshot {
@@ -171,4 +184,14 @@ impl MarketSnapshot {
             &self.short_queue
         }
     }
+}
+
+/// One planned `auto_deleverage` transaction (`MarketSnapshot::adl_plan`).
+#[derive(Clone, Debug, Default)]
+pub struct AdlPlan {
+    pub fills: Vec<adl_engine::adl::PlannedFill>,
+    /// The walk stopped at `ADL_WALK_CAP` entries: an empty plan is a progress-only call.
+    pub capped: bool,
+    /// Queue entries the walk reads (the transaction's work, binary searches aside).
+    pub reads: usize,
 }

@@ -25,22 +25,59 @@ fn process_instruction<'a, 'b, 'c, 'd>(
     adl_engine::entry(program_id, accounts, data)
 }
 
-/// A `ProgramTest` with adl-engine registered natively.
+/// Path of a real SBF build of the program to test instead of the native processor.
+pub const SBF_ENV: &str = "ADL_ENGINE_SO";
+
+/// A `ProgramTest` with adl-engine registered natively — or, when `ADL_ENGINE_SO` names an
+/// SBF binary (`anchor build` / `cargo build-sbf` output), that binary loaded by the BPF
+/// loader, so the same tests run the program as deployed and meter real compute units.
 pub fn program_test() -> ProgramTest {
-    let mut pt = ProgramTest::new(
-        "adl_engine",
-        adl_engine::ID,
-        processor!(process_instruction),
-    );
-    pt.prefer_bpf(false);
+    let mut pt = match std::env::var(SBF_ENV) {
+        Ok(path) if !path.is_empty() => {
+            let elf = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("{SBF_ENV}={path}: cannot read the SBF binary: {e}"));
+            let mut pt = ProgramTest::default();
+            pt.prefer_bpf(true);
+            let loader: Pubkey = "BPFLoader2111111111111111111111111111111111"
+                .parse()
+                .unwrap_or_default();
+            pt.add_account(
+                adl_engine::ID,
+                Account {
+                    lamports: 1_000_000_000_000,
+                    data: elf,
+                    owner: loader,
+                    executable: true,
+                    rent_epoch: 0,
+                },
+            );
+            pt
+        }
+        _ => {
+            let mut pt = ProgramTest::new(
+                "adl_engine",
+                adl_engine::ID,
+                processor!(process_instruction),
+            );
+            pt.prefer_bpf(false);
+            pt
+        }
+    };
     pt.set_compute_max_units(1_400_000);
     pt
+}
+
+/// Whether the tests run a real SBF binary (`ADL_ENGINE_SO`).
+pub fn sbf() -> bool {
+    std::env::var(SBF_ENV).is_ok_and(|p| !p.is_empty())
 }
 
 /// A running in-process bank.
 pub struct Bank {
     pub ctx: ProgramTestContext,
     nonce: u64,
+    /// Compute units of the last transaction (SBF runs only, `ADL_ENGINE_SO`).
+    pub last_compute_units: Option<u64>,
 }
 
 impl Bank {
@@ -50,7 +87,11 @@ impl Bank {
 
     pub async fn start_with(pt: ProgramTest) -> Self {
         let ctx = pt.start_with_context().await;
-        Bank { ctx, nonce: 0 }
+        Bank {
+            ctx,
+            nonce: 0,
+            last_compute_units: None,
+        }
     }
 
     pub fn payer(&self) -> &Keypair {
@@ -97,7 +138,20 @@ impl Bank {
         }
         let blockhash = self.ctx.last_blockhash;
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
-        self.ctx.banks_client.process_transaction(tx).await
+        if !sbf() {
+            return self.ctx.banks_client.process_transaction(tx).await;
+        }
+        // SBF: report the compute units each transaction consumed (natively nothing is
+        // metered, so there is nothing to report).
+        let r = self
+            .ctx
+            .banks_client
+            .process_transaction_with_metadata(tx)
+            .await?;
+        let units = r.metadata.map(|m| m.compute_units_consumed);
+        self.last_compute_units = units;
+        eprintln!("compute units: {units:?} ({} instructions)", ixs.len());
+        r.result.map_err(BanksClientError::TransactionError)
     }
 
     pub async fn account(&mut self, key: &Pubkey) -> Option<Account> {

@@ -250,12 +250,14 @@ fn next_work(
                 _ => {}
             },
             _ => {
-                let plan = snap.next_adl_counterparties(index, cfg.max_fills_per_tx);
-                if !plan.is_empty() {
+                // Exactly the program's walk from the event's cursors, within its cap: when
+                // the cap stops it before any fill, an empty proof saves the progress.
+                let plan = snap.adl_plan(index, cfg.max_fills_per_tx);
+                if !plan.fills.is_empty() || plan.capped {
                     return Some(Work::Ranked {
                         index,
                         id: ev.id,
-                        slots: plan.iter().map(|p| p.slot).collect(),
+                        slots: plan.fills.iter().map(|p| p.slot).collect(),
                     });
                 }
                 if past_deadline {

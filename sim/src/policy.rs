@@ -68,8 +68,8 @@ pub fn allocate(policy: Policy, cps: &[PositionSlot], exec_price: u64, q: u64) -
     let get = |s: u32| cps.get(s as usize);
     match policy {
         Policy::RankedQueue => {
-            let (lev, ent) = sorted_arrays(cps);
-            let mut walk = RankWalk::new(&lev, &ent, get, 0, exec_price, q);
+            let (lev, _) = sorted_arrays(cps);
+            let mut walk = RankWalk::fresh(&lev, get, 0, exec_price, q);
             let mut out = vec![];
             while let Some(p) = walk.next_fill() {
                 out.push(Fill {

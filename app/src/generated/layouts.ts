@@ -206,6 +206,20 @@ export function decodeAdlSwitchedToProRata(v: DataView, o: number): AdlSwitchedT
   };
 }
 
+export interface AdlWalk {
+  tier_price: bigint;
+  cursor: number[];
+}
+
+export const ADLWALK_SIZE = 16;
+
+export function decodeAdlWalk(v: DataView, o: number): AdlWalk {
+  return {
+    tier_price: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 0),
+    cursor: ((v: DataView, o: number) => readArray(v, o, 2, 4, (v: DataView, o: number) => v.getUint32(o, true)))(v, o + 8),
+  };
+}
+
 export interface BankruptcyFlagged {
   market: string;
   slot: number;
@@ -492,6 +506,7 @@ export interface Market {
   funding_carry: bigint;
   flagged_positions: number;
   padding2: number;
+  adl_walks: AdlWalk[];
   reserved: bigint[];
 }
 
@@ -530,7 +545,8 @@ export function decodeMarket(v: DataView, o: number): Market {
     funding_carry: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1672),
     flagged_positions: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1680),
     padding2: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1684),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 18, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1688),
+    adl_walks: ((v: DataView, o: number) => readArray(v, o, 8, 16, decodeAdlWalk))(v, o + 1688),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 2, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1816),
   };
 }
 

@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use adl_engine::adl::{verify_proof, RankWalk};
+use adl_engine::adl::RankWalk;
 use adl_engine::engine::MarketState;
 use adl_engine::state::*;
 use anchor_lang::prelude::Pubkey;
@@ -219,33 +219,24 @@ fn main() {
             let start_us = t.elapsed().as_secs_f64() * 1e6;
             let ev = st.market.adl_events[0];
             let t = Instant::now();
-            let (fills, reads) = {
+            let proof: Vec<u32> = {
                 let len = st.long_queue.len();
                 let slots = &*st.book.slots;
-                let mut walk = RankWalk::new(
+                let mut walk = RankWalk::resume(
                     &st.long_queue.by_leverage[..len],
-                    &st.long_queue.by_entry[..len],
                     |i| slots.get(i as usize),
                     0,
                     ev.exec_price,
+                    &st.market.adl_walks[0],
                     ev.base_remaining,
+                    ADL_WALK_CAP,
                 );
-                let mut proof = vec![];
-                while let Some(p) = walk.next_fill() {
-                    proof.push(p.slot);
-                }
-                let mut verify = RankWalk::new(
-                    &st.long_queue.by_leverage[..len],
-                    &st.long_queue.by_entry[..len],
-                    |i| slots.get(i as usize),
-                    0,
-                    ev.exec_price,
-                    ev.base_remaining,
-                );
-                let fills = verify_proof(&mut verify, &proof).unwrap_or_else(|e| panic!("{e:?}"));
-                (fills, verify.reads)
+                std::iter::from_fn(|| walk.next_fill())
+                    .map(|p| p.slot)
+                    .collect()
             };
-            st.apply_adl_fills(0, &fills)
+            let (fills, reads) = st
+                .auto_deleverage(0, &proof)
                 .unwrap_or_else(|e| panic!("{e}"));
             let per_fill = t.elapsed().as_secs_f64() * 1e6 / fills.len().max(1) as f64;
             (start_us, per_fill, reads as f64 / fills.len().max(1) as f64)

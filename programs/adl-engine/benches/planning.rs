@@ -83,14 +83,14 @@ fn bench(name: &str, runs: usize, mut f: impl FnMut() -> usize) {
 
 fn main() {
     let slots = book();
-    let (lev, ent) = arrays(&slots);
+    let (lev, _) = arrays(&slots);
     let get = |s: u32| slots.get(s as usize);
     // An event against the long side: 30 average positions' worth, at a price most are in profit.
     let remaining = 150 * 1_000_000_000u64;
     let exec_price = 112_000_000;
 
     bench("plan ranked ADL batch (24 fills), 100k side", 50, || {
-        let mut w = RankWalk::new(&lev, &ent, get, 0, exec_price, remaining);
+        let mut w = RankWalk::fresh(&lev, get, 0, exec_price, remaining);
         let mut n = 0;
         while n < 24 && w.next_fill().is_some() {
             n += 1;

@@ -155,46 +155,83 @@ fn keep_rank_and_solvency(
     Ok(())
 }
 
-/// Walks one side's queue in ADL rank order. Each step returns the first entry of
-/// `by_leverage` that is untaken, eligible for the size still to fill, and in the current
-/// tier (tier 1 while any eligible untaken position is in profit, checked from the head of
-/// `by_entry`). Leading entries that can never be taken again are passed over once
-/// (cursors), so a batch of `k` fills reads `O(k + skipped)` entries; the prefix of
-/// `by_leverage` that is certainly ineligible at `P_exec` is passed over by binary search.
+/// Walks one side's queue in ADL rank order: tier 1 (in profit at the event's tier price)
+/// in `by_leverage` order, then tier 2 once tier 1 is exhausted. Each step returns the first
+/// entry of `by_leverage` at or after the tier's cursor that is untaken, eligible at `P_exec`
+/// and of the tier; every entry read before it is passed over for good (`AdlWalk`), so
+/// across the transactions of an event each entry is passed at most once per tier (plus
+/// re-reads caused by positions that change before a cursor). The prefix of `by_leverage`
+/// that is certainly ineligible at `P_exec` is passed by one binary search. A walk reads at
+/// most `cap` entries; then it stops (`capped`) and its cursors are saved.
+///
+/// Tier 1 is exhausted exactly when its cursor reaches the end of the array.
 pub struct RankWalk<'a, F: Fn(u32) -> Option<&'a PositionSlot>> {
     by_leverage: &'a [QueueEntry],
-    by_entry: &'a [QueueEntry],
     slot: F,
     funding_index: i64,
     exec_price: u64,
+    tier_price: u64,
     remaining: u64,
     taken: Vec<u32>,
-    /// Per tier: leading `by_leverage` entries that can never be taken in that tier.
-    lev_cursor: [usize; 2],
-    entry_cursor: usize,
-    /// Queue entries read so far (cost evidence).
+    /// Per tier: the leading `by_leverage` entries passed over for that tier.
+    cursor: [usize; 2],
+    cap: usize,
+    /// The walk stopped at `cap` entries read.
+    pub capped: bool,
+    /// Queue entries read by the walk so far (binary searches not included).
     pub reads: usize,
 }
 
 impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
-    pub fn new(
+    /// A walk that starts at the head, ranks tiers at `exec_price` and has no cap — the
+    /// definition in one pass (simulator, benches, tests).
+    pub fn fresh(
         by_leverage: &'a [QueueEntry],
-        by_entry: &'a [QueueEntry],
         slot: F,
         funding_index: i64,
         exec_price: u64,
         remaining: u64,
     ) -> Self {
-        RankWalk {
+        Self::resume(
             by_leverage,
-            by_entry,
             slot,
             funding_index,
             exec_price,
+            &crate::state::AdlWalk {
+                tier_price: exec_price,
+                cursor: [0, 0],
+            },
+            remaining,
+            usize::MAX,
+        )
+    }
+
+    /// The walk of an event's next transaction: from the event's saved cursors, at most
+    /// `cap` entries read (the program uses `ADL_WALK_CAP`).
+    pub fn resume(
+        by_leverage: &'a [QueueEntry],
+        slot: F,
+        funding_index: i64,
+        exec_price: u64,
+        saved: &crate::state::AdlWalk,
+        remaining: u64,
+        cap: usize,
+    ) -> Self {
+        let len = by_leverage.len();
+        RankWalk {
+            by_leverage,
+            slot,
+            funding_index,
+            exec_price,
+            tier_price: saved.tier_price_or(exec_price),
             remaining,
             taken: Vec::new(),
-            lev_cursor: [0, 0],
-            entry_cursor: 0,
+            cursor: [
+                (saved.cursor[0] as usize).min(len),
+                (saved.cursor[1] as usize).min(len),
+            ],
+            cap,
+            capped: false,
             reads: 0,
         }
         .skip_ineligible_prefix()
@@ -206,12 +243,11 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
     /// entry whose key is below `F − P_exec` (longs) or `P_exec − F` (shorts). Those form a
     /// prefix of `by_leverage`, passed over with one binary search instead of one read each.
     /// (Entries just past the prefix may still be ineligible by funding rounding; the walk
-    /// checks each exactly.)
+    /// checks each exactly.) Funding moves `P_exec` and `F` together, so the prefix stays put.
     fn skip_ineligible_prefix(mut self) -> Self {
         let Some(first) = self.by_leverage.first() else {
             return self;
         };
-        self.reads += 1;
         crate::meter::slot(1);
         let Some(pos) = (self.slot)(first.slot()) else {
             return self;
@@ -220,7 +256,7 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
         let threshold = math::saturate_i64(if pos.base > 0 { f - p } else { p - f });
         crate::meter::search(self.by_leverage.len());
         let start = self.by_leverage.partition_point(|e| e.key < threshold);
-        self.lev_cursor = [start, start];
+        self.cursor = [self.cursor[0].max(start), self.cursor[1].max(start)];
         self
     }
 
@@ -228,7 +264,14 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
         self.remaining
     }
 
-    fn plan(&self, e: &QueueEntry) -> Result<PlannedFill, Skip> {
+    /// The cursors to save on the event (`AdlWalk::cursor`).
+    pub fn cursors(&self) -> [u32; 2] {
+        [self.cursor[0] as u32, self.cursor[1] as u32]
+    }
+
+    /// Whether the position of `e` can be taken in tier `tier` now (untaken, of the tier at
+    /// the tier price, eligible at `P_exec`), with its plan.
+    fn plan(&self, e: &QueueEntry, tier: u8) -> Result<PlannedFill, Skip> {
         let s = e.slot();
         // `taken` is kept sorted: O(log k) per check, not O(k).
         if self.taken.binary_search(&s).is_ok() {
@@ -236,73 +279,65 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
         }
         crate::meter::slot(1);
         let pos = (self.slot)(s).ok_or(Skip::Permanent)?;
-        plan_fill(s, pos, self.funding_index, self.exec_price, self.remaining)
+        // The tier is cheap to tell (entry price against the tier price): check it first.
+        if tier_at(pos, self.tier_price) != Some(tier) {
+            return Err(Skip::Permanent);
+        }
+        let mut p = plan_fill(s, pos, self.funding_index, self.exec_price, self.remaining)?;
+        p.tier = tier;
+        Ok(p)
     }
 
-    /// Tier of an entry's position at the execution price (exact; fixed while `P_exec` is).
-    fn tier_of(&self, e: &QueueEntry) -> Option<u8> {
-        crate::meter::slot(1);
-        tier_at((self.slot)(e.slot())?, self.exec_price)
-    }
-
-    /// Scans `by_entry` (any tier) or `by_leverage` (tier `tier`) from its cursor and returns
-    /// the first eligible plan. The cursor moves over leading entries that can never be
-    /// taken again by this scan: permanently ineligible ones and, in `by_leverage`, those of
-    /// the other tier (a position's tier at `P_exec` never changes).
-    fn scan(&mut self, tier: Option<u8>) -> Option<PlannedFill> {
-        let arr = if tier.is_none() {
-            self.by_entry
-        } else {
-            self.by_leverage
-        };
-        let mut i = match tier {
-            None => self.entry_cursor,
-            Some(t) => self.lev_cursor[t as usize - 1],
-        };
-        let mut leading = true;
-        while i < arr.len() {
+    /// Scans `by_leverage` for tier `tier` from its cursor and returns the first takeable
+    /// entry's plan; every entry before it is passed (the cursor moves past it). `None` at
+    /// the end of the array or at the cap (`capped`).
+    fn scan(&mut self, tier: u8) -> Option<PlannedFill> {
+        let t = tier as usize - 1;
+        while self.cursor[t] < self.by_leverage.len() {
+            if self.reads >= self.cap {
+                self.capped = true;
+                return None;
+            }
             self.reads += 1;
             crate::meter::read(1);
-            // The tier is cheap to tell (entry price against `P_exec`): check it before
-            // planning the fill.
-            let wrong_tier = tier.is_some_and(|t| self.tier_of(&arr[i]) != Some(t));
-            let r = if wrong_tier {
-                Err(Skip::Permanent)
-            } else {
-                self.plan(&arr[i])
-            };
-            if leading && (r == Err(Skip::Permanent) || wrong_tier) {
-                match tier {
-                    None => self.entry_cursor = i + 1,
-                    Some(t) => self.lev_cursor[t as usize - 1] = i + 1,
-                }
-            } else {
-                leading = false;
+            match self.plan(&self.by_leverage[self.cursor[t]], tier) {
+                Ok(p) => return Some(p),
+                Err(_) => self.cursor[t] += 1,
             }
-            if let Ok(p) = r {
-                if !wrong_tier {
-                    return Some(p);
-                }
-            }
-            i += 1;
         }
         None
     }
 
-    /// The next counterparty in ADL rank, or `None` when the event's size is used up or no
-    /// eligible position is left.
+    /// The next counterparty in ADL rank, or `None` when the event's size is used up, no
+    /// eligible position is left, or the walk reached its cap (`capped`).
     pub fn next_fill(&mut self) -> Option<PlannedFill> {
-        if self.remaining == 0 {
+        if self.remaining == 0 || self.capped {
             return None;
         }
-        // The most profitable eligible position decides whether tier 1 is non-empty.
-        let tier = self.scan(None)?.tier;
-        let p = self.scan(Some(tier))?;
+        let p = match self.scan(1) {
+            Some(p) => p,
+            None if self.capped => return None,
+            // Tier 1 exhausted: its cursor is at the end of the array.
+            None => self.scan(2)?,
+        };
         let at = self.taken.partition_point(|&s| s < p.slot);
         self.taken.insert(at, p.slot);
         self.remaining -= p.base;
         Some(p)
     }
+}
+
+/// Whether a position entering or moving in the queue can be taken in tier `tier` of an
+/// event (`AdlWalk` upkeep): of the tier at `tier_price` and eligible at `exec_price`.
+pub fn takeable(
+    pos: &PositionSlot,
+    funding_index: i64,
+    exec_price: u64,
+    tier_price: u64,
+    tier: u8,
+) -> bool {
+    tier_at(pos, tier_price) == Some(tier)
+        && plan_fill(0, pos, funding_index, exec_price, u64::MAX).is_ok()
 }
 
 /// Why a `RankProof` was rejected.
@@ -314,7 +349,8 @@ pub enum ProofError {
         given: u32,
         expected: u32,
     },
-    /// The proof lists more slots than the event needs or than are eligible.
+    /// The proof lists more slots than the event needs, than are eligible, or than one
+    /// transaction's walk reaches within `ADL_WALK_CAP` entries.
     TooLong {
         position: usize,
     },
@@ -338,7 +374,12 @@ pub fn verify_proof<'a, F: Fn(u32) -> Option<&'a PositionSlot>>(
     slots: &[u32],
 ) -> Result<Vec<PlannedFill>, ProofError> {
     if slots.is_empty() {
-        return Err(ProofError::Empty);
+        // Progress only: allowed when the walk reaches its cap before the next counterparty
+        // (its cursors are then saved); otherwise the proof must name that counterparty.
+        return match walk.next_fill() {
+            None if walk.capped => Ok(Vec::new()),
+            _ => Err(ProofError::Empty),
+        };
     }
     let mut fills = Vec::with_capacity(slots.len());
     for (position, &given) in slots.iter().enumerate() {
@@ -461,11 +502,10 @@ mod tests {
         let mut specs: Vec<Spec> = vec![(true, 10, 100_000_000, 1, false); 50_000];
         specs.extend(vec![(true, 10, 90_000_000, 20, false); 50_000]);
         let slots = book(&specs);
-        let (lev, ent) = arrays(&slots, SIDE_LONG);
+        let (lev, _) = arrays(&slots, SIDE_LONG);
         crate::meter::reset();
-        let mut walk = RankWalk::new(
+        let mut walk = RankWalk::fresh(
             &lev,
-            &ent,
             |s| slots.get(s as usize),
             0,
             98_000_000,
@@ -478,11 +518,11 @@ mod tests {
         // The ten oldest eligible positions, tier 1, in rank order.
         assert_eq!(got, (50_000u32..50_010).collect::<Vec<_>>());
         let c = crate::meter::counts();
-        // One slot read to know the side, one search (17 reads), then per fill at most two
-        // `by_entry` reads and two `by_leverage` reads (the entry taken by the previous fill,
-        // then the next one) — not the 50,000 of a walk from the head.
-        assert!(walk.reads <= 1 + 4 * 10, "{} reads", walk.reads);
-        assert!(c.entries_read <= 17 + 4 * 10, "{c:?}");
+        // One search (17 reads), then one read for the first fill and two for each next one
+        // (the entry the previous fill took, then the next) — not the 50,000 of a walk from
+        // the head.
+        assert_eq!(walk.reads, 1 + 2 * 9);
+        assert_eq!(c.entries_read, 17 + 1 + 2 * 9, "{c:?}");
         assert_eq!(walk.remaining(), 0);
         // The walk agrees with the definition (brute force over every position).
         assert_eq!(
@@ -574,10 +614,10 @@ mod tests {
         ) {
             let slots = book(&specs);
             let side = if side_long { SIDE_LONG } else { crate::state::SIDE_SHORT };
-            let (lev, ent) = arrays(&slots, side);
+            let (lev, _) = arrays(&slots, side);
             let remaining = remaining_tenths * 100_000_000;
             let truth = brute(&slots, side, price, remaining, k);
-            let mut walk = RankWalk::new(&lev, &ent, |s| slots.get(s as usize), 0, price, remaining);
+            let mut walk = RankWalk::fresh(&lev, |s| slots.get(s as usize), 0, price, remaining);
             let mut got = vec![];
             while got.len() < k {
                 match walk.next_fill() {
@@ -604,7 +644,7 @@ mod tests {
                 5 if !proof.is_empty() => { let i = pick.index(proof.len()); proof[i] = *pick.get(&all); }
                 _ => {}
             }
-            let mut walk = RankWalk::new(&lev, &ent, |s| slots.get(s as usize), 0, price, remaining);
+            let mut walk = RankWalk::fresh(&lev, |s| slots.get(s as usize), 0, price, remaining);
             let accepted = verify_proof(&mut walk, &proof).is_ok();
             // The full truth up to k may be shorter than what is available: extend it.
             let longer = brute(&slots, side, price, remaining, proof.len());

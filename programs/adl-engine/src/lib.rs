@@ -17,6 +17,8 @@ pub mod math;
 pub mod meter;
 pub mod rank;
 pub mod state;
+#[cfg(any(test, feature = "cost-meter"))]
+pub mod testkit;
 
 use instructions::*;
 use state::MarketParamsArgs;

@@ -86,10 +86,66 @@ impl MarketState<'_> {
         owner.remove_position(&self.key)?;
         self.market.num_positions -= 1;
         self.market.adl_events[index] = event;
+        self.market.adl_walks[index] = AdlWalk {
+            tier_price: exec_price,
+            cursor: [0, 0],
+        };
         if event.mode == ADL_MODE_PRO_RATA {
             self.begin_pro_rata(index)?;
         }
         Ok(self.market.adl_events[index])
+    }
+
+    /// `auto_deleverage` of ranked event `index`: resumes the event's walk from its saved
+    /// cursors (at most `ADL_WALK_CAP` entries read), checks that `slots` are exactly the next
+    /// counterparties in ADL rank (`WrongAdlCounterparty` logs the rank position and the slot
+    /// that should have come), saves the walk's cursors and applies the fills. An empty
+    /// `slots` is a progress-only call, accepted only when the walk reaches its cap before
+    /// the next counterparty. Returns the fills and the walk's entries read.
+    pub fn auto_deleverage(
+        &mut self,
+        index: usize,
+        slots: &[u32],
+    ) -> Result<(Vec<crate::adl::PlannedFill>, usize)> {
+        let event = self.market.adl_events[index];
+        let saved = self.market.adl_walks[index];
+        let q = if event.side == SIDE_LONG {
+            &self.short_queue
+        } else {
+            &self.long_queue
+        };
+        let len = q.len();
+        let book = &*self.book.slots;
+        let mut walk = crate::adl::RankWalk::resume(
+            &q.by_leverage[..len],
+            |s| book.get(s as usize),
+            self.market.cumulative_funding,
+            event.exec_price,
+            &saved,
+            event.base_remaining,
+            walk_cap(),
+        );
+        let fills = crate::adl::verify_proof(&mut walk, slots).map_err(|e| {
+            if let crate::adl::ProofError::WrongCounterparty {
+                position,
+                given,
+                expected,
+            } = e
+            {
+                msg!(
+                    "ADL rank proof: position {} names slot {}, slot {} is next in rank",
+                    position,
+                    given,
+                    expected
+                );
+            }
+            AdlError::from(e)
+        })?;
+        let (cursor, reads) = (walk.cursors(), walk.reads);
+        // Saved before the fills are applied: their queue changes keep the cursors valid.
+        self.market.adl_walks[index].cursor = cursor;
+        self.apply_adl_fills(index, &fills)?;
+        Ok((fills, reads))
     }
 
     /// Applies verified ADL fills of event `index`: each counterparty closes at `P_exec`
@@ -122,20 +178,13 @@ impl MarketState<'_> {
             self.book.slot_mut(f.slot)?.last_touch_seq = touch;
             self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
-        let q = if cp_side == SIDE_LONG {
-            &mut self.long_queue
-        } else {
-            &mut self.short_queue
-        };
-        q.remove_many(gone_lev, gone_ent)?;
+        let gone = self.queue(cp_side).remove_many(gone_lev, gone_ent)?;
+        self.walks_removed(cp_side, &gone);
         if let Some((slot, lev, ent)) = moved {
             let (_, nlev, nent) = self.book.slot(slot)?.queue_entries(slot)?;
-            let q = if cp_side == SIDE_LONG {
-                &mut self.long_queue
-            } else {
-                &mut self.short_queue
-            };
-            q.reposition((lev, ent), (nlev, nent))?;
+            let (from, to) = self.queue(cp_side).reposition((lev, ent), (nlev, nent))?;
+            self.walks_removed(cp_side, &[from]);
+            self.walks_inserted(cp_side, to, slot)?;
         }
         if ev.base_remaining == 0 {
             self.close_event(&mut ev)?;
@@ -176,6 +225,19 @@ impl MarketState<'_> {
         ev.escrow_cost = 0;
         ev.status = EVENT_DONE;
         Ok(())
+    }
+}
+
+/// The walk cap of `auto_deleverage`: `ADL_WALK_CAP` (unit tests may lower it to exercise
+/// capped transactions on small books).
+pub fn walk_cap() -> usize {
+    #[cfg(test)]
+    {
+        super::tests::TEST_WALK_CAP.with(|c| c.get())
+    }
+    #[cfg(not(test))]
+    {
+        ADL_WALK_CAP
     }
 }
 

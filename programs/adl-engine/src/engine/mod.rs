@@ -8,9 +8,11 @@
 mod events;
 mod liquidation;
 mod pro_rata;
+#[cfg(test)]
+mod tests;
 mod trading;
 
-pub use events::apply_funding;
+pub use events::{apply_funding, walk_cap};
 pub use liquidation::LiquidationOutcome;
 pub use pro_rata::obligation_pending;
 
@@ -73,14 +75,18 @@ impl<'a> MarketState<'a> {
         let after = self.entries_of(slot)?;
         match (before, after) {
             (Some((sb, lb, eb)), Some((sa, la, ea))) if sb == sa => {
-                self.queue(sb).reposition((lb, eb), (la, ea))?;
+                let (from, to) = self.queue(sb).reposition((lb, eb), (la, ea))?;
+                self.walks_removed(sb, &[from]);
+                self.walks_inserted(sb, to, slot)?;
             }
             (b, a) => {
                 if let Some((sb, lb, eb)) = b {
-                    self.queue(sb).remove(lb, eb)?;
+                    let at = self.queue(sb).remove(lb, eb)?;
+                    self.walks_removed(sb, &[at]);
                 }
                 if let Some((sa, la, ea)) = a {
-                    self.queue(sa).insert(la, ea)?;
+                    let at = self.queue(sa).insert(la, ea)?;
+                    self.walks_inserted(sa, at, slot)?;
                 }
             }
         }
@@ -95,6 +101,61 @@ impl<'a> MarketState<'a> {
             short_delta,
         )?)?;
         Ok(r)
+    }
+
+    /// Active ranked events whose counterparties are on `side`.
+    fn walked_events(&self, side: u8) -> impl Iterator<Item = usize> + '_ {
+        self.market
+            .adl_events
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| {
+                e.status == EVENT_ACTIVE && e.mode == ADL_MODE_RANKED_QUEUE && e.side != side
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// `AdlWalk` upkeep after entries left `side`'s `by_leverage` at the ascending indices
+    /// `gone` (indices before the removal): each cursor moves back by the removed entries
+    /// before it, so it keeps pointing at the same entry. O(events × removed).
+    pub(crate) fn walks_removed(&mut self, side: u8, gone: &[usize]) {
+        let events: Vec<usize> = self.walked_events(side).collect();
+        for i in events {
+            for c in self.market.adl_walks[i].cursor.iter_mut() {
+                let before = gone.partition_point(|&g| g < *c as usize);
+                *c -= before as u32;
+            }
+        }
+    }
+
+    /// `AdlWalk` upkeep after slot `slot`'s entry entered `side`'s `by_leverage` at `at`.
+    /// Before a cursor, a position that is not takeable in the cursor's tier is passed at
+    /// once (the cursor moves forward by one, so nobody is re-read); a takeable one is next in
+    /// rank, so the cursor moves back to it (the entries between are read again — each such
+    /// move needs a position change by its owner, and that position is filled next).
+    pub(crate) fn walks_inserted(&mut self, side: u8, at: usize, slot: u32) -> Result<()> {
+        let events: Vec<usize> = self.walked_events(side).collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let pos = *self.book.slot(slot)?;
+        let funding = self.market.cumulative_funding;
+        for i in events {
+            let exec_price = self.market.adl_events[i].exec_price;
+            let tier_price = self.market.adl_walks[i].tier_price_or(exec_price);
+            for (t, c) in self.market.adl_walks[i].cursor.iter_mut().enumerate() {
+                if at >= *c as usize {
+                    continue;
+                }
+                let tier = t as u8 + 1;
+                if crate::adl::takeable(&pos, funding, exec_price, tier_price, tier) {
+                    *c = at as u32;
+                } else {
+                    *c += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Clears a position's bankruptcy flag when it is no longer bankrupt at the instruction's

@@ -3,7 +3,6 @@
 
 use anchor_lang::prelude::*;
 
-use crate::adl::{verify_proof, ProofError, RankWalk};
 use crate::error::AdlError;
 use crate::events::*;
 use crate::instructions::trade::checked_oracle_price;
@@ -168,44 +167,12 @@ pub fn handle_auto_deleverage(
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
     let fills = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
-        let fills = {
-            let q = if event.side == SIDE_LONG {
-                &st.short_queue
-            } else {
-                &st.long_queue
-            };
-            let len = q.len();
-            let slots = &*st.book.slots;
-            let mut walk = RankWalk::new(
-                &q.by_leverage[..len],
-                &q.by_entry[..len],
-                |s| slots.get(s as usize),
-                st.market.cumulative_funding,
-                event.exec_price,
-                event.base_remaining,
-            );
-            verify_proof(&mut walk, &proof.slots).map_err(|e| {
-                if let ProofError::WrongCounterparty {
-                    position,
-                    given,
-                    expected,
-                } = e
-                {
-                    msg!(
-                        "ADL rank proof: position {} names slot {}, slot {} is next in rank",
-                        position,
-                        given,
-                        expected
-                    );
-                }
-                AdlError::from(e)
-            })?
-        };
+        let (fills, _reads) = st.auto_deleverage(index, &proof.slots)?;
+        // A filled slot keeps its owner until its payout is claimed.
         let mut owners = Vec::with_capacity(fills.len());
         for f in &fills {
             owners.push(st.book.slot(f.slot)?.owner);
         }
-        st.apply_adl_fills(index, &fills)?;
         Ok(fills.into_iter().zip(owners).collect::<Vec<_>>())
     })?;
     for (f, owner) in fills {

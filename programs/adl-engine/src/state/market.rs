@@ -178,6 +178,46 @@ pub struct AdlEvent {
 
 const _: () = assert!(size_of::<AdlEvent>() == 160);
 
+/// Progress of a ranked ADL event's walk, kept across transactions (`Market::adl_walks`,
+/// parallel to `adl_events`). 16 bytes.
+///
+/// `cursor[t-1]` indexes the counterparty side's `by_leverage` array: every entry before it
+/// was found not takeable in tier `t` when the walk passed it (taken, of the other tier, or
+/// ineligible at `P_exec`), so no transaction reads it again. Kept valid by the queue
+/// changes themselves (`MarketState`): an entry removed before a cursor moves it back by one;
+/// an entry inserted before it moves it forward by one when the new position is not
+/// takeable in that tier, or back to the insertion point when it is (it is next in rank).
+///
+/// `tier_price` is `P_exec` when the event started: tier 1 is "in profit at `tier_price`".
+/// It stays fixed while funding moves `P_exec` (by the escrow's funding, a few bps per
+/// period), so a position's tier changes only when the position itself changes.
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AdlWalk {
+    pub tier_price: u64,
+    pub cursor: [u32; 2],
+}
+
+const _: () = assert!(size_of::<AdlWalk>() == 16);
+
+impl AdlWalk {
+    /// The tier price, or `exec_price` for an event whose walk was never initialised (an
+    /// event started before walks were kept: its `adl_walks` entry is zero).
+    pub fn tier_price_or(&self, exec_price: u64) -> u64 {
+        if self.tier_price == 0 {
+            exec_price
+        } else {
+            self.tier_price
+        }
+    }
+}
+
+/// Most queue entries one `auto_deleverage` walk reads (entries passed over and entries
+/// filled; binary searches not counted). A transaction that reaches it fills what it found,
+/// saves its cursors on the event and succeeds, so the event always advances: a keeper
+/// submits the fills found within the cap (or none: a progress-only transaction).
+pub const ADL_WALK_CAP: usize = 2_048;
+
 /// A perpetual market. Seeds: `["market", exchange, index u16 LE]`.
 ///
 /// ABI (offsets from the start of account data, discriminator at 0): `exchange` @8,
@@ -188,7 +228,7 @@ const _: () = assert!(size_of::<AdlEvent>() == 160);
 /// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 160),
 /// `mark_price` @1632, `touch_seq` @1640, `premium_bps` @1648, `premium_since_slot` @1656,
 /// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680,
-/// `flagged_positions` @1688.
+/// `flagged_positions` @1688, `adl_walks` @1696 (8 × 16).
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -251,7 +291,9 @@ pub struct Market {
     /// have to take is visible on-chain while this is non-zero (unstaking waits for it).
     pub flagged_positions: u32,
     pub padding2: u32,
-    pub reserved: [u64; 18],
+    /// Walk progress of each ranked event, parallel to `adl_events`.
+    pub adl_walks: [AdlWalk; ADL_EVENT_RING],
+    pub reserved: [u64; 2],
 }
 
 const _: () = assert!(size_of::<Market>() == 1832);

@@ -116,52 +116,57 @@ impl QueueMut<'_> {
         self.header.len == 0
     }
 
-    /// Inserts an open position's two entries.
-    pub fn insert(&mut self, lev: QueueEntry, ent: QueueEntry) -> Result<()> {
+    /// Inserts an open position's two entries. Returns the new entry's index in
+    /// `by_leverage` (ADL walk cursors are kept valid from it).
+    pub fn insert(&mut self, lev: QueueEntry, ent: QueueEntry) -> Result<usize> {
         let len = self.len();
         require!(len < self.header.capacity as usize, AdlError::QueueFull);
-        sorted_insert(self.by_leverage, len, lev);
+        let at = sorted_insert(self.by_leverage, len, lev);
         sorted_insert(self.by_entry, len, ent);
         self.header.len += 1;
-        Ok(())
+        Ok(at)
     }
 
-    /// Removes a position's two entries.
-    pub fn remove(&mut self, lev: QueueEntry, ent: QueueEntry) -> Result<()> {
+    /// Removes a position's two entries. Returns the removed entry's index in `by_leverage`.
+    pub fn remove(&mut self, lev: QueueEntry, ent: QueueEntry) -> Result<usize> {
         let len = self.len();
-        sorted_remove(self.by_leverage, len, lev)?;
+        let at = sorted_remove(self.by_leverage, len, lev)?;
         sorted_remove(self.by_entry, len, ent)?;
         self.header.len -= 1;
-        Ok(())
+        Ok(at)
     }
 
-    /// Removes several positions' entries with one compaction pass per array.
+    /// Removes several positions' entries with one compaction pass per array. Returns the
+    /// removed entries' indices in `by_leverage` before the removal, ascending.
     pub fn remove_many(
         &mut self,
         mut lev: Vec<QueueEntry>,
         mut ent: Vec<QueueEntry>,
-    ) -> Result<()> {
+    ) -> Result<Vec<usize>> {
         if lev.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         lev.sort_unstable();
         ent.sort_unstable();
         let len = self.len();
-        compact(self.by_leverage, len, &lev)?;
+        let at = compact(self.by_leverage, len, &lev)?;
         compact(self.by_entry, len, &ent)?;
         self.header.len -= lev.len() as u32;
-        Ok(())
+        Ok(at)
     }
 
     /// Re-indexes a position whose keys changed: one binary search and one shift per array.
+    /// Returns the move in `by_leverage` as a removal at `.0` followed by an insertion at
+    /// `.1` (an index of the array without the entry).
     pub fn reposition(
         &mut self,
         old: (QueueEntry, QueueEntry),
         new: (QueueEntry, QueueEntry),
-    ) -> Result<()> {
+    ) -> Result<(usize, usize)> {
         let len = self.len();
-        sorted_move(self.by_leverage, len, old.0, new.0)?;
-        sorted_move(self.by_entry, len, old.1, new.1)
+        let moved = sorted_move(self.by_leverage, len, old.0, new.0)?;
+        sorted_move(self.by_entry, len, old.1, new.1)?;
+        Ok(moved)
     }
 }
 
@@ -177,19 +182,20 @@ fn sorted_position(arr: &[QueueEntry], len: usize, e: QueueEntry) -> usize {
     arr[..len].partition_point(|x| *x < e)
 }
 
-fn sorted_insert(arr: &mut [QueueEntry], len: usize, e: QueueEntry) {
+fn sorted_insert(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> usize {
     let j = sorted_position(arr, len, e);
     arr.copy_within(j..len, j + 1);
     crate::meter::memmove(len - j);
     arr[j] = e;
+    j
 }
 
-fn sorted_remove(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> Result<()> {
+fn sorted_remove(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> Result<usize> {
     let i = sorted_find(arr, len, e).ok_or(AdlError::QueueCorrupt)?;
     arr.copy_within(i + 1..len, i);
     crate::meter::memmove(len - i - 1);
     arr[len - 1] = QueueEntry::default();
-    Ok(())
+    Ok(i)
 }
 
 /// Drops the sorted entries `gone` from `arr[..len]`: each is found by binary search, then
@@ -197,13 +203,15 @@ fn sorted_remove(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> Result<()
 /// (a memmove on SBF), and the `k` freed entries at the end are zeroed. Work: `k` binary
 /// searches, `k + 1` memmoves of the kept runs (bytes moved: the entries after the first
 /// removed one), no element loop over the array.
-fn compact(arr: &mut [QueueEntry], len: usize, gone: &[QueueEntry]) -> Result<()> {
+fn compact(arr: &mut [QueueEntry], len: usize, gone: &[QueueEntry]) -> Result<Vec<usize>> {
     let k = gone.len();
     let Some(first) = gone.first() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut i = sorted_find(arr, len, *first).ok_or(AdlError::QueueCorrupt)?;
+    let mut at = Vec::with_capacity(k);
     for g in 0..k {
+        at.push(i);
         // The run after this removed entry, up to the next removed one (or the end), moves
         // left by the number of entries removed so far (g + 1). Everything before the next
         // removed entry is smaller than it, so the binary search stays valid while runs move.
@@ -218,21 +226,28 @@ fn compact(arr: &mut [QueueEntry], len: usize, gone: &[QueueEntry]) -> Result<()
         i = end;
     }
     arr[len - k..len].fill(QueueEntry::default());
-    Ok(())
+    Ok(at)
 }
 
 /// Moves entry `old` to the sorted place of `new` with a single shift of the entries between.
-fn sorted_move(arr: &mut [QueueEntry], len: usize, old: QueueEntry, new: QueueEntry) -> Result<()> {
+/// Returns (index `old` left, index `new` took once `old` was gone).
+fn sorted_move(
+    arr: &mut [QueueEntry],
+    len: usize,
+    old: QueueEntry,
+    new: QueueEntry,
+) -> Result<(usize, usize)> {
     let i = sorted_find(arr, len, old).ok_or(AdlError::QueueCorrupt)?;
     let j = sorted_position(arr, len, new);
     if j <= i {
         arr.copy_within(j..i, j + 1);
         crate::meter::memmove(i - j);
         arr[j] = new;
+        Ok((i, j))
     } else {
         arr.copy_within(i + 1..j, i);
         crate::meter::memmove(j - i - 1);
         arr[j - 1] = new;
+        Ok((i, j - 1))
     }
-    Ok(())
 }

@@ -218,6 +218,8 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(Market, premium_acc), 1672);
     assert_eq!(d + offset_of!(Market, funding_carry), 1680);
     assert_eq!(d + offset_of!(Market, flagged_positions), 1688);
+    assert_eq!(d + offset_of!(Market, adl_walks), 1696);
+    assert_eq!(d + offset_of!(Market, reserved), 1824);
     assert_eq!(
         d + offset_of!(Market, params) + offset_of!(MarketParams, min_trade_base),
         248

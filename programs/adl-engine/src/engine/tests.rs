@@ -1,0 +1,427 @@
+//! Bounded work of `auto_deleverage` on adversarial books of 100,000 positions on one side,
+//! and the walk's saved cursors against the definition of ADL rank. The code under test is
+//! the handlers' own (`MarketState::start_adl`, `MarketState::auto_deleverage`, `fill_user`)
+//! on in-memory buffers with the accounts' real layouts; the cost meter counts the work.
+//!
+//! The books are written slot by slot and their queue arrays sorted once (inserting 100,000
+//! positions one by one would shift megabytes per insert and say nothing about ADL); every
+//! change after that goes through the program's paths.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::cell::Cell;
+
+use proptest::prelude::*;
+
+use super::MarketState;
+use crate::adl::{plan_fill, tier_at, PlannedFill, RankWalk};
+use crate::meter::{self, Counts};
+use crate::state::*;
+
+thread_local! {
+    /// `auto_deleverage`'s walk cap in these tests (`events::walk_cap`).
+    pub(crate) static TEST_WALK_CAP: Cell<usize> = const { Cell::new(ADL_WALK_CAP) };
+}
+
+use crate::testkit::*;
+
+/// One keeper transaction: plan, then the instruction's own code. Returns the fills, the
+/// walk's reads and the meter's counts for the instruction alone.
+fn keeper_tx(b: &mut Bufs, max: usize) -> (Vec<PlannedFill>, usize, Counts) {
+    b.with(|st, _| {
+        let (slots, capped) = keeper_plan(st, 0, max);
+        assert!(
+            !slots.is_empty() || capped,
+            "the keeper has nothing to submit"
+        );
+        meter::reset();
+        let (fills, reads) = st.auto_deleverage(0, &slots).unwrap();
+        let c = meter::counts();
+        assert_eq!(fills.iter().map(|f| f.slot).collect::<Vec<_>>(), slots);
+        (fills, reads, c)
+    })
+}
+
+/// The definition of the next counterparty, by brute force over every open long (not the
+/// walk's code): tier 1 (in profit at the tier price, exactly) before tier 2, eligible at
+/// `P_exec` (exactly), most leveraged first by the queue's order.
+fn definition_next(st: &MarketState, index: usize) -> Option<u32> {
+    let ev = st.market.adl_events[index];
+    let tier_price = st.market.adl_walks[index].tier_price_or(ev.exec_price);
+    let mut best: Option<(u8, QueueEntry, u32)> = None;
+    for i in 0..st.book.header.high_water {
+        let p = st.book.slot(i).unwrap();
+        if !p.is_open() || p.side() != SIDE_LONG {
+            continue;
+        }
+        if plan_fill(
+            i,
+            p,
+            st.market.cumulative_funding,
+            ev.exec_price,
+            ev.base_remaining,
+        )
+        .is_err()
+        {
+            continue;
+        }
+        let tier = tier_at(p, tier_price).unwrap();
+        let key = p.queue_entries(i).unwrap().1;
+        if best.is_none_or(|(t, k, _)| (tier, key) < (t, k)) {
+            best = Some((tier, key, i));
+        }
+    }
+    best.map(|b| b.2)
+}
+
+/// The queue arrays hold exactly the open longs, sorted.
+fn check_queue(st: &MarketState) {
+    let len = st.long_queue.len();
+    let lev = &st.long_queue.by_leverage[..len];
+    assert!(lev.windows(2).all(|w| w[0] < w[1]));
+    for e in lev {
+        let p = st.book.slot(e.slot()).unwrap();
+        assert_eq!(p.queue_entries(e.slot()).unwrap().1, *e);
+    }
+}
+
+/// Runs an event to its end with a keeper of `max` fills per transaction; per transaction
+/// the walk's reads stay within the cap and no entry is moved by an element loop. Returns
+/// (fills in order, transactions, total walk reads, per-transaction counts).
+fn run_event(b: &mut Bufs, max: usize) -> (Vec<PlannedFill>, usize, usize, Vec<(usize, Counts)>) {
+    let mut all = vec![];
+    let (mut txs, mut total) = (0, 0);
+    let mut per_tx = vec![];
+    while b.market.adl_events[0].status == EVENT_ACTIVE {
+        let (fills, reads, c) = keeper_tx(b, max);
+        assert!(reads <= ADL_WALK_CAP, "tx {txs}: {reads} reads");
+        assert_eq!(c.elements_moved, 0);
+        txs += 1;
+        total += reads;
+        per_tx.push((fills.len(), c));
+        all.extend(fills);
+        assert!(txs < 10_000, "the event does not advance");
+    }
+    b.with(|st, _| check_queue(st));
+    (all, txs, total, per_tx)
+}
+
+const N: usize = 100_000;
+
+/// (a) 50,000 eligible tier-2 longs (entry 110, 30 % margin: bankruptcy price 77) are more
+/// leveraged than every tier-1 long (entry 90, 50 %: 45); event of 30 at `P_exec` 100.
+/// Without saved cursors every transaction would read the 50,000 tier-2 entries again
+/// before its first fill; with them each is passed once per event, at most `ADL_WALK_CAP`
+/// per transaction (progress-only transactions save the cursor).
+#[test]
+fn budget_a_tier2_block_ahead_of_tier1_is_passed_once_per_event() {
+    let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); N / 2];
+    longs.extend(vec![(ONE, px(90), 45 * USD); N / 2]);
+    let mut b = market(&longs, 30 * ONE, px(100), 0);
+    let ev = start(&mut b);
+    assert_eq!(ev.exec_price, px(100));
+    // A walk from the head (what every transaction did before cursors were saved) reads
+    // all 50,000 tier-2 entries before its first fill.
+    b.with(|st, _| {
+        let book = &*st.book.slots;
+        let mut w = RankWalk::fresh(
+            &st.long_queue.by_leverage[..N],
+            |s| book.get(s as usize),
+            0,
+            ev.exec_price,
+            ev.base_remaining,
+        );
+        assert_eq!(w.next_fill().map(|f| f.slot), Some(50_000));
+        assert_eq!(w.reads, 50_001);
+    });
+    let (fills, txs, total, per_tx) = run_event(&mut b, 24);
+    // The 30 oldest tier-1 longs, in order (they are identical but for age).
+    assert_eq!(
+        fills.iter().map(|f| f.slot).collect::<Vec<_>>(),
+        (50_000u32..50_030).collect::<Vec<_>>()
+    );
+    assert!(fills.iter().all(|f| f.tier == 1));
+    // ⌈50,000 / 2,048⌉ − 1 = 24 progress-only transactions, then 24 fills and 6 fills.
+    assert_eq!(txs, 26);
+    assert!(per_tx[..24].iter().all(|(f, _)| *f == 0));
+    assert_eq!((per_tx[24].0, per_tx[25].0), (24, 6));
+    // Each entry passed once: 50,000 + one read per fill + one re-read of each taken entry
+    // within a transaction (23 + 5).
+    assert_eq!(total, 50_000 + 30 + 23 + 5);
+}
+
+/// (b) 50,000 longs ineligible at `P_exec` (entry 102, 1 %: bankruptcy price 100.98 > 100)
+/// rank ahead of 50,000 eligible tier-1 longs: one binary search passes them.
+#[test]
+fn budget_b_ineligible_block_at_the_head_costs_a_binary_search() {
+    let mut longs: Vec<Long> = vec![(ONE, px(102), 1_020_000); N / 2];
+    longs.extend(vec![(ONE, px(90), 45 * USD); N / 2]);
+    let mut b = market(&longs, 30 * ONE, px(100), 0);
+    start(&mut b);
+    let (fills, txs, total, per_tx) = run_event(&mut b, 24);
+    assert_eq!(
+        fills.iter().map(|f| f.slot).collect::<Vec<_>>(),
+        (50_000u32..50_030).collect::<Vec<_>>()
+    );
+    assert_eq!(txs, 2);
+    assert_eq!(total, (1 + 2 * 23) + (1 + 2 * 5));
+    for (k, c) in per_tx {
+        // Entries read: the prefix search and the walk, plus two binary searches per fill
+        // per array to remove the closed positions — O(k + log n), 17 = ⌈log₂ 100,001⌉.
+        assert!(
+            c.entries_read <= (17 + 2 * k as u64 + 1) + 2 * 2 * 17 * k as u64,
+            "{c:?}"
+        );
+    }
+}
+
+/// (c) 10,000 positions of exactly the minimum size (0.001) at the head (10 % margin:
+/// bankruptcy price 81), then 90,000 of 1.0 (50 %): an event of 30 fills all 10,000
+/// minimum-size positions and 20 more — many transactions, each bounded by its fills.
+#[test]
+fn budget_c_minimum_size_positions_at_the_head_cost_per_fill() {
+    let mut longs: Vec<Long> = vec![(1_000_000, px(90), 9_000); 10_000];
+    longs.extend(vec![(ONE, px(90), 45 * USD); N - 10_000]);
+    let mut b = market(&longs, 30 * ONE, px(100), 0);
+    start(&mut b);
+    let (fills, txs, total, per_tx) = run_event(&mut b, 24);
+    assert_eq!(fills.len(), 10_020);
+    assert_eq!(
+        fills.iter().map(|f| f.slot).collect::<Vec<_>>(),
+        (0u32..10_020).collect::<Vec<_>>()
+    );
+    assert_eq!(txs, 10_020usize.div_ceil(24));
+    assert_eq!(total, 10_020 + (10_020 - txs));
+    for (k, c) in per_tx {
+        assert!(
+            c.entries_read <= (17 + 2 * k as u64 + 1) + 2 * 2 * 17 * k as u64,
+            "{c:?}"
+        );
+        // The closed entries at the head leave by one memmove per kept run: at most the
+        // whole array per array, never an element loop.
+        assert!(c.memmove_entries <= 2 * N as u64);
+    }
+}
+
+/// (d) The random book of the planning bench (sizes 0.1–10, entries 80–120, margins
+/// 5–50 % of notional), event of 150 at `P_exec` 112.
+#[test]
+fn budget_d_random_book() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let longs: Vec<Long> = (0..N)
+        .map(|_| {
+            let base = (1 + rnd(100) as i64) * ONE / 10;
+            let entry = px(80) + rnd(40_000_000);
+            let notional = (base as i128 * entry as i128 / ONE as i128) as i64;
+            (base, entry, notional * (5 + rnd(46) as i64) / 100)
+        })
+        .collect();
+    let mut b = market(&longs, 150 * ONE, px(112), 0);
+    start(&mut b);
+    // The definition's first counterparty is the walk's.
+    let first = b.with(|st, _| definition_next(st, 0));
+    let (fills, _txs, total, per_tx) = run_event(&mut b, 24);
+    assert_eq!(Some(fills[0].slot), first);
+    assert_eq!(fills.iter().map(|f| f.base).sum::<u64>(), 150 * ONE as u64);
+    // Entries passed once per event: the walk reads at most every entry once per tier
+    // plus two reads per fill.
+    assert!(total <= 2 * N + 2 * fills.len(), "{total}");
+    for (k, c) in per_tx {
+        assert!(c.entries_read <= ADL_WALK_CAP as u64 + 17 + 2 * 2 * 17 * k as u64);
+    }
+}
+
+fn new_long(st: &mut MarketState, users: &mut Vec<UserAccount>, entry: u64, margin: i64) -> u32 {
+    let mut u = user(users.len() + 1_000_000);
+    let (slot, _, _) = st
+        .fill_user(&mut u, ONE, entry, margin as u64, 0, px(100))
+        .unwrap();
+    users.push(u);
+    slot
+}
+
+fn cursor_entry(st: &MarketState) -> QueueEntry {
+    st.long_queue.by_leverage[st.market.adl_walks[0].cursor[0] as usize]
+}
+
+/// Queue changes before a saved cursor keep it on the same entry, except that a takeable
+/// position entering before it pulls it back (it is next in rank); after each change the
+/// next fill is the definition's.
+#[test]
+fn saved_cursors_follow_inserts_and_removals() {
+    TEST_WALK_CAP.with(|c| c.set(16));
+    let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); 40];
+    longs.extend(vec![(ONE, px(90), 45 * USD); 40]);
+    let mut b = market(&longs, 10 * ONE, px(100), 10);
+    start(&mut b);
+    // Progress only: 16 tier-2 entries passed.
+    let (f, reads, _) = keeper_tx(&mut b, 24);
+    assert!(f.is_empty());
+    assert_eq!(reads, 16);
+    assert_eq!(b.market.adl_walks[0].cursor, [16, 0]);
+    b.with(|st, users| {
+        let at = cursor_entry(st);
+        // A tier-2 long more leveraged than the block (entry 110, margin 25: bankruptcy
+        // price 85) enters at the head: passed at once, the cursor stays on its entry.
+        new_long(st, users, px(110), 25 * USD);
+        assert_eq!(st.market.adl_walks[0].cursor, [17, 0]);
+        assert_eq!(cursor_entry(st), at);
+        // A passed position closes: the cursor moves back by one, same entry.
+        let mut owner = user(2);
+        owner.add_position(st.key, 1).unwrap();
+        st.fill_user(&mut owner, -ONE, 110_000_000, 0, 0, px(100))
+            .unwrap();
+        assert_eq!(st.market.adl_walks[0].cursor, [16, 0]);
+        assert_eq!(cursor_entry(st), at);
+        // A takeable tier-1 long (entry 90, margin 4.5: bankruptcy price 85.5) enters at
+        // the head: it is next in rank, the cursor moves back to it.
+        let s = new_long(st, users, px(90), 4_500_000);
+        assert_eq!(st.market.adl_walks[0].cursor, [0, 0]);
+        assert_eq!(definition_next(st, 0), Some(s));
+    });
+    // It is filled first, then the walk passes the block again (the cost of the move back).
+    let (f, _, _) = keeper_tx(&mut b, 24);
+    assert_eq!(f.len(), 1);
+    loop {
+        let expected = b.with(|st, _| definition_next(st, 0));
+        let (f, _, _) = keeper_tx(&mut b, 24);
+        if let Some(first) = f.first() {
+            assert_eq!(Some(first.slot), expected);
+        }
+        if b.market.adl_events[0].status != EVENT_ACTIVE {
+            break;
+        }
+    }
+    TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A new long: (entry price, margin %).
+    Open(u64, i64),
+    /// A margin top-up of a random open long, quote units.
+    AddMargin(prop::sample::Index, i64),
+    /// A random open long closes.
+    Close(prop::sample::Index),
+    /// A funding index change (the escrow pays its funding, `P_exec` moves with it).
+    Funding(i64),
+    /// A keeper transaction.
+    Adl(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (85u64..115, 11i64..60).prop_map(|(e, m)| Op::Open(e, m)),
+        (any::<prop::sample::Index>(), 1i64..30).prop_map(|(i, m)| Op::AddMargin(i, m)),
+        any::<prop::sample::Index>().prop_map(Op::Close),
+        (-3_000_000i64..3_000_000).prop_map(Op::Funding),
+        (1usize..6).prop_map(Op::Adl),
+        (1usize..6).prop_map(Op::Adl),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// With trades, margin changes, closes and funding between transactions and a small
+    /// walk cap,
+    /// every transaction's fills are exactly the definition's next counterparties (computed
+    /// by brute force before each fill), and the event always advances.
+    #[test]
+    fn saved_cursors_give_the_definitions_order(
+        book in prop::collection::vec((85u64..115, 11i64..60, 1i64..4), 10..60),
+        ops in prop::collection::vec(op(), 1..60),
+        cap in 1usize..12,
+    ) {
+        TEST_WALK_CAP.with(|c| c.set(cap));
+        let longs: Vec<Long> = book
+            .iter()
+            .map(|&(e, m, q)| (q * ONE, px(e), q * e as i64 * USD * m / 100))
+            .collect();
+        let mut b = market(&longs, 20 * ONE, px(100), ops.len());
+        start(&mut b);
+        let mut ops = ops.into_iter();
+        let mut guard = 0;
+        while b.market.adl_events[0].status == EVENT_ACTIVE {
+            guard += 1;
+            prop_assert!(guard < 10_000);
+            let op = ops.next().unwrap_or(Op::Adl(24));
+            match op {
+                Op::Open(e, m) => b.with(|st, users| {
+                    // Only opens that meet the initial margin at 100 (a rejected instruction
+                    // would be rolled back; here it would leave half its changes).
+                    let margin = e as i64 * USD * m / 100;
+                    if margin - (e as i64 - 100) * USD >= 10 * USD {
+                        let mut u = user(users.len() + 1_000_000);
+                        st.fill_user(&mut u, ONE, px(e), margin as u64, 0, px(100)).unwrap();
+                        users.push(u);
+                    }
+                }),
+                Op::Funding(delta) => b.with(|st, _| {
+                    super::apply_funding(st.market, delta).unwrap();
+                }),
+                Op::AddMargin(i, add) => b.with(|st, _| {
+                    let open: Vec<u32> = (0..st.book.header.high_water)
+                        .filter(|&s| st.book.slot(s).is_ok_and(|p| p.is_open() && p.base > 0))
+                        .collect();
+                    if !open.is_empty() {
+                        let s = open[i.index(open.len())];
+                        st.modify(s, |p, _| { p.margin += add * USD; Ok(()) }).unwrap();
+                    }
+                }),
+                Op::Close(i) => b.with(|st, _| {
+                    let open: Vec<u32> = (0..st.book.header.high_water)
+                        .filter(|&s| st.book.slot(s).is_ok_and(|p| p.is_open() && p.base > 0))
+                        .collect();
+                    if !open.is_empty() {
+                        let s = open[i.index(open.len())];
+                        st.modify(s, |p, _| { p.base = 0; p.cost_basis = 0; p.margin = 0; Ok(()) }).unwrap();
+                        let oi = st.book.slot(s).unwrap().base;
+                        prop_assert_eq!(oi, 0);
+                    }
+                    Ok(())
+                })?,
+                Op::Adl(max) => {
+                    let mut expected = vec![];
+                    // The definition, applied fill by fill on a copy of the state.
+                    let mut copy = Bufs {
+                        market: b.market,
+                        book: b.book.clone(),
+                        long: b.long.clone(),
+                        short: b.short.clone(),
+                        users: vec![],
+                        fund: b.fund,
+                    };
+                    let (slots, capped) = b.with(|st, _| keeper_plan(st, 0, max));
+                    if slots.is_empty() && !capped {
+                        // Nothing eligible is left: the definition agrees (the event would
+                        // wait for its deadline and fall back to pro-rata).
+                        prop_assert_eq!(b.with(|st, _| definition_next(st, 0)), None);
+                        break;
+                    }
+                    for &s in &slots {
+                        let next = copy.with(|st, _| definition_next(st, 0));
+                        expected.push(next);
+                        copy.with(|st, _| {
+                            let ev = st.market.adl_events[0];
+                            let p = *st.book.slot(s).unwrap();
+                            let f = plan_fill(s, &p, st.market.cumulative_funding, ev.exec_price, ev.base_remaining).unwrap();
+                            st.apply_adl_fills(0, &[f]).unwrap();
+                        });
+                    }
+                    prop_assert_eq!(slots.iter().map(|&s| Some(s)).collect::<Vec<_>>(), expected);
+                    let (fills, reads) = b.with(|st, _| st.auto_deleverage(0, &slots)).unwrap();
+                    prop_assert!(reads <= cap);
+                    prop_assert_eq!(fills.len(), slots.len());
+                    b.with(|st, _| check_queue(st));
+                }
+            }
+        }
+        TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+    }
+}

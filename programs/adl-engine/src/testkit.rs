@@ -1,0 +1,175 @@
+//! Book builders for tests and benches (`cost-meter` builds only): a market on in-memory
+//! buffers with the accounts' real layouts, driven by the handlers' own `MarketState` code.
+//! Books are written slot by slot and their queue arrays sorted once (inserting 100,000
+//! positions one by one would shift megabytes per insert and say nothing about ADL).
+#![allow(clippy::unwrap_used, clippy::panic, clippy::missing_panics_doc)]
+
+use anchor_lang::prelude::Pubkey;
+use bytemuck::Zeroable;
+
+use crate::adl::RankWalk;
+use crate::engine::MarketState;
+use crate::state::*;
+
+pub const ONE: i64 = 1_000_000_000;
+pub const USD: i64 = 1_000_000;
+pub const fn px(units: u64) -> u64 {
+    units * 1_000_000
+}
+pub const MARKET: [u8; 32] = [9; 32];
+
+/// A long: (base atoms, entry price atoms, margin quote atoms).
+pub type Long = (i64, u64, i64);
+
+pub struct Bufs {
+    pub market: Market,
+    pub book: Vec<u64>,
+    pub long: Vec<u64>,
+    pub short: Vec<u64>,
+    pub users: Vec<UserAccount>,
+    pub fund: InsuranceFund,
+}
+
+pub fn user(i: usize) -> UserAccount {
+    let mut u = UserAccount::zeroed();
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+    u.owner = Pubkey::new_from_array(key);
+    u.free_collateral = 1_000_000 * USD as u64;
+    for r in u.positions.iter_mut() {
+        r.slot = u32::MAX;
+    }
+    u
+}
+
+impl Bufs {
+    pub fn with<R>(&mut self, f: impl FnOnce(&mut MarketState, &mut Vec<UserAccount>) -> R) -> R {
+        let book = book_mut(bytemuck::cast_slice_mut(&mut self.book)).unwrap();
+        let long_queue = queue_mut(bytemuck::cast_slice_mut(&mut self.long)).unwrap();
+        let short_queue = queue_mut(bytemuck::cast_slice_mut(&mut self.short)).unwrap();
+        let mut st = MarketState {
+            key: Pubkey::new_from_array(MARKET),
+            market: &mut self.market,
+            book,
+            long_queue,
+            short_queue,
+            price: None,
+            payouts_paused: false,
+        };
+        f(&mut st, &mut self.users)
+    }
+}
+
+/// A market with `longs` (slots 0..n, oldest first) and one short of `short_base` base
+/// atoms at entry 80 whose bankruptcy price is `p_exec` (slot n, owned by user 0), plus
+/// `spare` free slots. The fund is empty, so ADL starts at once at `p_exec`.
+pub fn market(longs: &[Long], short_base: i64, p_exec: u64, spare: usize) -> Bufs {
+    let capacity = longs.len() + 1 + spare;
+    let words = |len: usize| vec![0u64; len.div_ceil(8)];
+    let mut m = Market::zeroed();
+    m.params.imr_bps = 1_000;
+    m.params.mmr_bps = 500;
+    m.params.liquidation_fee_bps = 100;
+    m.params.adl_deadline_slots = 1_000;
+    m.params.min_trade_base = 1_000_000;
+    m.params.min_position_base = 1_000_000;
+    let mut b = Bufs {
+        market: m,
+        book: words(PositionBook::space(capacity)),
+        long: words(AdlQueue::space(capacity)),
+        short: words(AdlQueue::space(capacity)),
+        users: vec![user(0)],
+        fund: InsuranceFund::zeroed(),
+    };
+    {
+        let bb: &mut [u8] = bytemuck::cast_slice_mut(&mut b.book);
+        let h: &mut PositionBook = bytemuck::from_bytes_mut(&mut bb[8..BOOK_SLOTS_OFFSET]);
+        h.capacity = capacity as u32;
+        h.free_head = NIL;
+        for (q, side) in [(&mut b.long, SIDE_LONG), (&mut b.short, SIDE_SHORT)] {
+            let qb: &mut [u8] = bytemuck::cast_slice_mut(q);
+            let h: &mut AdlQueue = bytemuck::from_bytes_mut(&mut qb[8..QUEUE_ARRAYS_OFFSET]);
+            h.capacity = capacity as u32;
+            h.side = side;
+        }
+    }
+    let n = longs.len();
+    b.with(|st, users| {
+        let mut lev = Vec::with_capacity(n);
+        let mut ent = Vec::with_capacity(n);
+        let mut oi = 0u64;
+        for (i, &(base, entry, margin)) in longs.iter().enumerate() {
+            let s = st
+                .book
+                .allocate(user(i + 1).owner, i as u64, i as u64)
+                .unwrap();
+            let p = st.book.slot_mut(s).unwrap();
+            p.base = base;
+            p.cost_basis = (base as i128 * entry as i128 / ONE as i128) as i64;
+            p.margin = margin;
+            let (_, l, e) = p.queue_entries(s).unwrap();
+            lev.push(l);
+            ent.push(e);
+            oi += base as u64;
+        }
+        lev.sort_unstable();
+        ent.sort_unstable();
+        st.long_queue.by_leverage[..n].copy_from_slice(&lev);
+        st.long_queue.by_entry[..n].copy_from_slice(&ent);
+        st.long_queue.header.len = n as u32;
+        // The short: entry 80, margin (p_exec − 80) per unit.
+        let s = st
+            .book
+            .allocate(users[0].owner, n as u64, n as u64)
+            .unwrap();
+        users[0].add_position(st.key, s).unwrap();
+        let p = st.book.slot_mut(s).unwrap();
+        p.base = -short_base;
+        p.cost_basis = -(short_base as i128 * px(80) as i128 / ONE as i128) as i64;
+        p.margin = (short_base as i128 * (p_exec - px(80)) as i128 / ONE as i128) as i64;
+        let (_, l, e) = p.queue_entries(s).unwrap();
+        st.short_queue.insert(l, e).unwrap();
+        st.market.open_interest_long = oi;
+        st.market.open_interest_short = short_base as u64;
+        st.market.num_positions = n as u32 + 1;
+        st.market.next_position_seq = n as u64 + 1;
+        st.market.touch_seq = n as u64 + 1;
+    });
+    b
+}
+
+/// Starts the event at oracle 130 (the short is bankrupt, the fund empty): event 0.
+pub fn start(b: &mut Bufs) -> AdlEvent {
+    let n = b.market.num_positions - 1;
+    let mut fund = b.fund;
+    let ev = b.with(|st, users| {
+        st.start_adl(n, &mut users[0], &mut fund, px(130), 1)
+            .unwrap()
+    });
+    b.fund = fund;
+    ev
+}
+
+/// What a keeper submits: the program's walk from the saved cursors, at most `max` fills.
+pub fn keeper_plan(st: &MarketState, index: usize, max: usize) -> (Vec<u32>, bool) {
+    let ev = st.market.adl_events[index];
+    let len = st.long_queue.len();
+    let book = &*st.book.slots;
+    let mut walk = RankWalk::resume(
+        &st.long_queue.by_leverage[..len],
+        |s| book.get(s as usize),
+        st.market.cumulative_funding,
+        ev.exec_price,
+        &st.market.adl_walks[index],
+        ev.base_remaining,
+        crate::engine::walk_cap(),
+    );
+    let mut out = vec![];
+    while out.len() < max {
+        match walk.next_fill() {
+            Some(p) => out.push(p.slot),
+            None => break,
+        }
+    }
+    (out, walk.capped)
+}
