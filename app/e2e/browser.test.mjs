@@ -15,14 +15,17 @@ const dist = join(here, "../dist");
 const fresh = join(here, "../../target/golden/snapshot.json");
 const snapshotPath = existsSync(fresh) ? fresh : join(dist, "fixtures/snapshot.json");
 const snapshot = JSON.parse(readFileSync(snapshotPath, "utf8"));
+// A market on a Pyth account, written by tests/program/pyth.rs.
+const pythPath = join(here, "../../target/golden/pyth.json");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json" };
 
 function serve() {
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     let file = url.pathname === "/" ? "/index.html" : url.pathname;
-    const path = file === "/fixtures/snapshot.json" ? snapshotPath : join(dist, normalize(file));
-    if (!path.startsWith(dist) && path !== snapshotPath) return res.writeHead(403).end();
+    const path =
+      file === "/fixtures/snapshot.json" ? snapshotPath : file === "/fixtures/pyth.json" ? pythPath : join(dist, normalize(file));
+    if (!path.startsWith(dist) && path !== snapshotPath && path !== pythPath) return res.writeHead(403).end();
     if (!existsSync(path)) return res.writeHead(404).end();
     res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
     res.end(readFileSync(path));
@@ -59,6 +62,20 @@ test("the viewer shows the real queues, ranks and lights", async () => {
         exp[side].map((r) => ({ rank: r.rank, tier: r.tier, owner: r.owner, slot: r.slot, lights: r.lights })),
         side,
       );
+    }
+    // The oracle's kind and age.
+    assert.match(await page.textContent("[data-testid=oracle-kind]"), /^pushed, published at slot \d+$/);
+    // The same page on a market that reads a Pyth account: kind, feed and the converted price.
+    if (existsSync(pythPath)) {
+      const pyth = JSON.parse(readFileSync(pythPath, "utf8"));
+      const p2 = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await p2.goto(`http://127.0.0.1:${port}/?snapshot=fixtures/pyth.json`);
+      await p2.waitForSelector("body[data-ready]");
+      assert.equal(await p2.getAttribute("body", "data-ready"), "true", await p2.textContent("#source"));
+      const kind = await p2.textContent("[data-testid=oracle-kind]");
+      assert.match(kind, new RegExp(`^Pyth ${pyth.expected.feed_id.slice(0, 8)}…, published .* \\(\\d+ s ago, limit 60 s\\)$`));
+      const shown = (await p2.textContent("[data-testid=oracle-price]")).replace(".", "");
+      assert.equal(shown, pyth.expected.oracle_price);
     }
     // The active event and the fund.
     const execPrice = await page.textContent("[data-testid=exec-price]");

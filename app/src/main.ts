@@ -40,11 +40,24 @@ function queueTable(side: "long" | "short", rows: QueueRow[], oi: bigint): strin
     <tbody>${body}</tbody></table></div>`;
 }
 
+/** Oracle kind and age: a pushed oracle's publish slot, or a Pyth update's publish time and
+ * age against this browser's clock (and whether it is fully verified). */
+function oracleFacts(s: MarketState): string {
+  const o = s.oracle;
+  if (o.kind === "pushed") return `pushed, published at slot ${o.publish_slot}`;
+  const t = Number(o.publish_time ?? 0n);
+  const age = Math.max(0, Math.round(Date.now() / 1000 - t));
+  const when = new Date(t * 1000).toISOString().replace(".000Z", "Z");
+  return `Pyth ${o.feed_id?.slice(0, 8)}…, published ${when} (${age} s ago, limit ${s.market.max_oracle_age_secs} s)` +
+    (o.fully_verified ? "" : ", not fully verified");
+}
+
 function render(s: MarketState, source: string) {
   $("source").textContent = source;
   const m = s.market;
   $("market").innerHTML = `<h2>Market ${short(s.key)}</h2><div class="facts">
     <div><b>oracle price</b><span data-testid="oracle-price">${usd(s.oracle.price)}</span></div>
+    <div><b>oracle</b><span data-testid="oracle-kind">${oracleFacts(s)}</span></div>
     <div><b>open interest (each side)</b>${base(m.open_interest_long)}</div>
     <div><b>funding index</b>${usd(m.cumulative_funding)}</div>
     <div><b>ADL mode</b>${["ranked queue", "pro-rata", "leverage drain"][m.adl_mode] ?? m.adl_mode}</div>

@@ -5,13 +5,13 @@ import {
   decodeExchangeAccount,
   decodeFundAccount,
   decodeMarketAccount,
-  decodeOracleAccount,
   decodeQueueAccount,
   fromHex,
   type Book,
   type Queue,
 } from "./decode.js";
-import type { AdlEvent, Exchange, InsuranceFund, Market, Oracle } from "./generated/layouts.js";
+import type { AdlEvent, Exchange, InsuranceFund, Market } from "./generated/layouts.js";
+import { decodeMarketOracle, type OracleView } from "./oracle.js";
 import { rankSide, type QueueRow } from "./rank.js";
 
 export interface SnapshotFile {
@@ -24,7 +24,8 @@ export interface MarketState {
   exchange: Exchange;
   fund: InsuranceFund | null;
   market: Market;
-  oracle: Oracle;
+  /** The market's oracle, pushed or Pyth, in price atoms. */
+  oracle: OracleView;
   book: Book;
   long: Queue;
   short: Queue;
@@ -36,12 +37,13 @@ export function fromAccounts(key: string, raw: Record<string, Uint8Array | undef
     if (!d) throw new Error(`account ${name} missing`);
     return d;
   };
+  const market = decodeMarketAccount(need("market"));
   return {
     key,
     exchange: decodeExchangeAccount(need("exchange")),
     fund: raw.fund ? decodeFundAccount(raw.fund) : null,
-    market: decodeMarketAccount(need("market")),
-    oracle: decodeOracleAccount(need("oracle")),
+    market,
+    oracle: decodeMarketOracle(market, need("oracle")),
     book: decodeBookAccount(need("book")),
     long: decodeQueueAccount(need("long_queue")),
     short: decodeQueueAccount(need("short_queue")),

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { activeEvents, fromSnapshot, queueRows, type SnapshotFile } from "../src/snapshot.js";
 import { adlLights, divCeil, divFloor } from "../src/rank.js";
+import { pythToPriceAtoms } from "../src/oracle.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [join(here, "../../../target/golden/snapshot.json"), join(here, "../../public/fixtures/snapshot.json")];
@@ -24,6 +25,7 @@ for (const path of files) {
 
   test(`${path}: accounts decode`, () => {
     assert.equal(s.oracle.price.toString(), exp.oracle_price);
+    assert.equal(s.oracle.kind, "pushed");
     assert.equal(s.market.book, file.accounts.book.key);
     assert.equal(s.market.long_queue, file.accounts.long_queue.key);
     assert.equal(s.market.exchange, file.accounts.exchange.key);
@@ -72,4 +74,37 @@ test("rounding helpers match the program's", () => {
   assert.equal(adlLights(15n, 10n, 100n), 4);
   assert.equal(adlLights(90n, 10n, 100n), 1);
   assert.equal(adlLights(0n, 100n, 100n), 3);
+});
+
+// A market on a Pyth `PriceUpdateV2` account (`tests/program/pyth.rs`): the oracle decodes
+// by the market's kind, and the price converts to the atom the program read.
+const pythPath = join(here, "../../../target/golden/pyth.json");
+test("a Pyth golden snapshot is present", () => {
+  assert.ok(existsSync(pythPath), pythPath);
+});
+if (existsSync(pythPath)) {
+  test("Pyth oracle: decoded by kind, converted exactly as the program does", () => {
+    const file = JSON.parse(readFileSync(pythPath, "utf8")) as SnapshotFile & { expected: any };
+    const s = fromSnapshot(file);
+    const exp = file.expected;
+    assert.equal(s.market.oracle_kind, exp.oracle_kind);
+    assert.equal(s.market.oracle, file.accounts.oracle.key);
+    assert.equal(s.oracle.kind, "pyth");
+    assert.equal(s.oracle.price.toString(), exp.oracle_price);
+    assert.equal(s.oracle.confidence.toString(), exp.oracle_confidence);
+    assert.equal(s.oracle.publish_time?.toString(), exp.publish_time);
+    assert.equal(s.oracle.publish_slot.toString(), exp.posted_slot);
+    assert.equal(s.oracle.feed_id, exp.feed_id);
+    assert.equal(s.oracle.fully_verified, true);
+    assert.equal(Buffer.from(s.market.oracle_feed_id).toString("hex"), exp.feed_id);
+  });
+}
+
+test("Pyth exponent conversion: toward zero for the price, up for the confidence", () => {
+  assert.deepEqual(pythToPriceAtoms(12345678901n, 1n, -8), { price: 123456789n, confidence: 1n });
+  assert.deepEqual(pythToPriceAtoms(123n, 4n, -4), { price: 12300n, confidence: 400n });
+  assert.deepEqual(pythToPriceAtoms(1n, 0n, -10), null);
+  assert.deepEqual(pythToPriceAtoms(-5n, 0n, -8), null);
+  assert.deepEqual(pythToPriceAtoms(5n, 0n, -19), null);
+  assert.deepEqual(pythToPriceAtoms(5n, 0n, 1), null);
 });

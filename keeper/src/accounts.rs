@@ -13,6 +13,39 @@ pub fn read_zero_copy<T: Pod>(data: &[u8]) -> Option<T> {
     (data.len() >= end).then(|| bytemuck::pod_read_unaligned(&data[DISCRIMINATOR_LEN..end]))
 }
 
+/// The market's oracle as an `Oracle` view, whatever its kind: the pushed `Oracle` as is, or a
+/// Pyth `PriceUpdateV2` for the market's feed converted exactly as the program converts it
+/// (`pyth_to_price_atoms`; `publish_slot` = the slot it was posted), with its publish time.
+/// Age and confidence are judged by the program when it reads the price.
+pub fn read_oracle(m: &Market, data: &[u8]) -> Option<(Oracle, Option<i64>)> {
+    match m.oracle_kind {
+        ORACLE_KIND_PUSHED => read_borsh::<Oracle>(data).map(|o| (o, None)),
+        ORACLE_KIND_PYTH => {
+            let u: PriceUpdateV2 = read_borsh(data)?;
+            let msg = u.price_message;
+            if msg.feed_id != m.oracle_feed_id {
+                return None;
+            }
+            let (price, confidence) =
+                pyth_to_price_atoms(msg.price, msg.conf, msg.exponent).unwrap_or((0, 0));
+            Some((
+                Oracle {
+                    exchange: m.exchange,
+                    authority: Pubkey::default(),
+                    price,
+                    confidence,
+                    publish_slot: u.posted_slot,
+                    index: 0,
+                    bump: 0,
+                    reserved: [0; 32],
+                },
+                Some(msg.publish_time),
+            ))
+        }
+        _ => None,
+    }
+}
+
 pub fn read_borsh<T: AccountDeserialize>(data: &[u8]) -> Option<T> {
     T::try_deserialize(&mut &data[..]).ok()
 }
@@ -77,7 +110,10 @@ impl QueueSnapshot {
 pub struct MarketSnapshot {
     pub key: Pubkey,
     pub market: Market,
+    /// The market's oracle in the program's units (`read_oracle`).
     pub oracle: Oracle,
+    /// Pyth oracle only: the price's `publish_time` (unix seconds).
+    pub oracle_publish_time: Option<i64>,
     pub book: BookSnapshot,
     pub long_queue: QueueSnapshot,
     pub short_queue: QueueSnapshot,

@@ -28,6 +28,45 @@ pub struct BootstrapPlan {
     /// Book capacity of each market to create (one entry per market).
     pub market_capacities: Vec<usize>,
     pub params: MarketParamsArgs,
+    /// Point every market at this Pyth price account instead of the pushed oracle (devnet,
+    /// mainnet). The pushed oracle is still created: `init_market` starts on it.
+    pub pyth: Option<PythSource>,
+}
+
+/// A Pyth `PriceUpdateV2` account a market reads (e.g. a sponsored price-feed account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PythSource {
+    pub feed_id: [u8; 32],
+    pub account: Pubkey,
+    /// Oldest accepted `publish_time`, seconds.
+    pub max_age_secs: u64,
+}
+
+/// The Pyth push-oracle ("sponsored price feed") account of a feed on shard `shard`: the PDA
+/// `[shard u16 LE, feed_id]` of the push-oracle program `pythWSnswVUd12oZpeFP8e9CVaEqJg25g1Vtc2biRsT`,
+/// which Pyth keeps updated on devnet and mainnet.
+pub fn sponsored_feed_account(shard: u16, feed_id: &[u8; 32]) -> Pubkey {
+    Pubkey::find_program_address(&[&shard.to_le_bytes(), feed_id], &pyth_push_oracle_id()).0
+}
+
+/// The Pyth push-oracle program id.
+pub fn pyth_push_oracle_id() -> Pubkey {
+    "pythWSnswVUd12oZpeFP8e9CVaEqJg25g1Vtc2biRsT"
+        .parse()
+        .unwrap_or_default()
+}
+
+/// Parses a 32-byte Pyth feed id given as 64 hex digits (with or without `0x`).
+pub fn parse_feed_id(s: &str) -> Option<[u8; 32]> {
+    let h = s.strip_prefix("0x").unwrap_or(s);
+    if h.len() != 64 || !h.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// What exists after the bootstrap.
@@ -186,6 +225,34 @@ pub async fn bootstrap<C: Chain>(
             .await?;
         info!(%market, capacity, "created market");
         markets.push(m);
+    }
+    if let Some(p) = plan.pyth {
+        let keys: Vec<Pubkey> = markets.iter().map(|m| m.market).collect();
+        let headers = chain.accounts(&keys).await?;
+        for (m, raw) in markets.iter_mut().zip(headers) {
+            let data = raw.map(|a| a.data).unwrap_or_default();
+            let h: Market = crate::accounts::read_zero_copy(&data).ok_or_else(|| {
+                ChainError::Transport(format!("market {} is not decodable", m.market))
+            })?;
+            let set = h.oracle_kind == ORACLE_KIND_PYTH
+                && h.oracle == p.account
+                && h.oracle_feed_id == p.feed_id
+                && h.max_oracle_age_secs == p.max_age_secs;
+            if !set {
+                let cfg = client::OracleConfig {
+                    kind: ORACLE_KIND_PYTH,
+                    feed_id: p.feed_id,
+                    max_age_secs: p.max_age_secs,
+                };
+                chain
+                    .send(&[client::set_market_oracle(
+                        &admin, &exchange, &m.market, &p.account, cfg,
+                    )])
+                    .await?;
+                info!(market = %m.market, account = %p.account, "market reads the Pyth account");
+            }
+            m.oracle = p.account;
+        }
     }
     Ok(Bootstrapped {
         exchange,

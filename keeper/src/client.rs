@@ -7,7 +7,7 @@ use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{InstructionData, ToAccountMetas};
 use anchor_spl::token::spl_token;
 
-pub use adl_engine::instructions::TradeArgs;
+pub use adl_engine::instructions::{OracleConfig, TradeArgs};
 pub use adl_engine::state::MarketParamsArgs;
 
 pub const PROGRAM_ID: Pubkey = adl_engine::ID;
@@ -175,6 +175,26 @@ pub fn update_market_params(
             market: *market,
         },
         ix::UpdateMarketParams { params },
+    )
+}
+
+/// Points a market at an oracle account: the exchange's pushed `Oracle` or a Pyth
+/// `PriceUpdateV2` account (`cfg.kind`), admin only, no ADL event active.
+pub fn set_market_oracle(
+    admin: &Pubkey,
+    exchange: &Pubkey,
+    market: &Pubkey,
+    oracle: &Pubkey,
+    cfg: OracleConfig,
+) -> Instruction {
+    build(
+        acc::SetMarketOracle {
+            admin: *admin,
+            exchange: *exchange,
+            market: *market,
+            oracle: *oracle,
+        },
+        ix::SetMarketOracle { cfg },
     )
 }
 

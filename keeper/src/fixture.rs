@@ -12,7 +12,9 @@ use solana_program_pack::Pack;
 use solana_program_test::BanksClientError;
 use solana_signer::Signer;
 
-use crate::accounts::{read_borsh, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot};
+use crate::accounts::{
+    read_borsh, read_oracle, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot,
+};
 use crate::bank::Bank;
 use crate::client::{self, MarketAccounts, MarketParamsArgs, TradeArgs};
 use crate::invariants::{self, ExchangeSnapshot};
@@ -369,6 +371,56 @@ impl Fixture {
         self.bank.send(&[ix], &[&auth]).await
     }
 
+    /// Points market `market` at `oracle` (`set_market_oracle`, signed by the admin) and, on
+    /// success, makes the fixture's instructions pass that account.
+    pub async fn set_market_oracle(
+        &mut self,
+        market: usize,
+        oracle: Pubkey,
+        cfg: client::OracleConfig,
+    ) -> Result<(), BanksClientError> {
+        let admin = self.admin.insecure_clone();
+        let ix = client::set_market_oracle(
+            &admin.pubkey(),
+            &self.exchange,
+            &self.markets[market].market,
+            &oracle,
+            cfg,
+        );
+        self.bank.send(&[ix], &[&admin]).await?;
+        self.markets[market].oracle = oracle;
+        Ok(())
+    }
+
+    /// Writes a Pyth `PriceUpdateV2` account (serialized by the Pyth SDK's own code, with its
+    /// discriminator) at `key`, owned by `owner` (the Pyth receiver for a real one) — what the
+    /// receiver program leaves after posting a verified update.
+    pub fn put_pyth_update(&mut self, key: &Pubkey, update: &PriceUpdateV2, owner: &Pubkey) {
+        let mut data = Vec::with_capacity(PriceUpdateV2::LEN);
+        anchor_lang::AccountSerialize::try_serialize(update, &mut data)
+            .unwrap_or_else(|e| panic!("serialize PriceUpdateV2: {e}"));
+        let account = solana_account::Account {
+            lamports: 10_000_000,
+            data,
+            owner: *owner,
+            executable: false,
+            rent_epoch: 0,
+        };
+        self.bank.ctx.set_account(key, &account.into());
+    }
+
+    /// The bank's clock: (slot, unix timestamp).
+    pub async fn clock(&mut self) -> (u64, i64) {
+        let c: anchor_lang::prelude::Clock = self
+            .bank
+            .ctx
+            .banks_client
+            .get_sysvar()
+            .await
+            .unwrap_or_else(|e| panic!("clock: {e}"));
+        (c.slot, c.unix_timestamp)
+    }
+
     pub async fn user_account(&mut self, user: usize) -> UserAccount {
         let key = client::user_pda(&self.exchange, &self.users[user].key());
         let data = self.bank.data(&key).await;
@@ -385,15 +437,19 @@ impl Fixture {
     pub async fn market_snapshot(&mut self, market: usize) -> MarketSnapshot {
         let m = self.markets[market];
         let market_data = self.bank.data(&m.market).await;
-        let oracle_data = self.bank.data(&m.oracle).await;
+        let header: Market =
+            read_zero_copy(&market_data).unwrap_or_else(|| panic!("market {market} missing"));
+        let oracle_data = self.bank.data(&header.oracle).await;
         let book_data = self.bank.data(&m.book).await;
         let long_data = self.bank.data(&m.long_queue).await;
         let short_data = self.bank.data(&m.short_queue).await;
+        let (oracle, oracle_publish_time) =
+            read_oracle(&header, &oracle_data).unwrap_or_else(|| panic!("oracle missing"));
         MarketSnapshot {
             key: m.market,
-            market: read_zero_copy(&market_data)
-                .unwrap_or_else(|| panic!("market {market} missing")),
-            oracle: read_borsh(&oracle_data).unwrap_or_else(|| panic!("oracle missing")),
+            market: header,
+            oracle,
+            oracle_publish_time,
             book: BookSnapshot::decode(&book_data).unwrap_or_else(|| panic!("book missing")),
             long_queue: QueueSnapshot::decode(&long_data)
                 .unwrap_or_else(|| panic!("long queue missing")),

@@ -9,7 +9,9 @@ use adl_engine::state::*;
 use anchor_lang::prelude::Pubkey;
 use tracing::{debug, info, warn};
 
-use crate::accounts::{read_borsh, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot};
+use crate::accounts::{
+    read_borsh, read_oracle, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot,
+};
 use crate::chain::{Chain, ChainError};
 use crate::client::{self, MarketAccounts};
 use crate::fixture::code;
@@ -116,10 +118,13 @@ pub async fn load<C: Chain>(chain: &C, exchange: &Pubkey) -> Result<ExchangeView
             long_queue: m.long_queue,
             short_queue: m.short_queue,
         };
+        let (oracle, oracle_publish_time) =
+            read_oracle(&m, get(0)).ok_or_else(|| missing("oracle", &m.oracle))?;
         let snap = MarketSnapshot {
             key,
             market: m,
-            oracle: read_borsh(get(0)).ok_or_else(|| missing("oracle", &m.oracle))?,
+            oracle,
+            oracle_publish_time,
             book: BookSnapshot::decode(get(1)).ok_or_else(|| missing("book", &m.book))?,
             long_queue: QueueSnapshot::decode(get(2))
                 .ok_or_else(|| missing("queue", &m.long_queue))?,
@@ -189,6 +194,8 @@ pub enum Work {
         index: usize,
         id: u64,
         slots: Vec<u32>,
+        /// Queue entries the program's walk will read (at most `ADL_WALK_CAP`).
+        reads: usize,
     },
     ProRata {
         index: usize,
@@ -258,6 +265,7 @@ fn next_work(
                         index,
                         id: ev.id,
                         slots: plan.fills.iter().map(|p| p.slot).collect(),
+                        reads: plan.reads,
                     });
                 }
                 if past_deadline {
@@ -376,7 +384,19 @@ pub async fn tick<C: Chain>(
             } => client::liquidate(&ex, &m, owner, &keeper, *slot, u64::MAX, *margin),
             Work::Flag { slot } => client::flag_bankrupt(&ex, &m, *slot),
             Work::StartAdl { slot, owner } => client::start_adl(&ex, &m, owner, *slot),
-            Work::Ranked { index, id, slots } => {
+            Work::Ranked {
+                index,
+                id,
+                slots,
+                reads,
+            } => {
+                debug!(
+                    event = id,
+                    fills = slots.len(),
+                    reads,
+                    cap = ADL_WALK_CAP,
+                    "auto_deleverage: expected work"
+                );
                 client::auto_deleverage(&ex, &m, *index as u8, *id, slots.clone())
             }
             Work::ProRata { index, id, slots } => {

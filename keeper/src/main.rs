@@ -99,6 +99,16 @@ enum Command {
         /// Insurance unstake window after the cooldown, slots.
         #[arg(long, default_value_t = 9_000)]
         unstake_window_slots: u64,
+        /// Pyth feed id (64 hex digits): every market reads this feed.
+        #[arg(long)]
+        pyth_feed: Option<String>,
+        /// Pyth `PriceUpdateV2` account to read, base58; default: the feed's sponsored
+        /// price-feed account (push oracle, shard 0).
+        #[arg(long, requires = "pyth_feed")]
+        pyth_account: Option<String>,
+        /// Oldest accepted Pyth publish time, seconds.
+        #[arg(long, default_value_t = 60)]
+        pyth_max_age_secs: u64,
     },
     /// Serve markets, queues, positions and events over HTTP, and alerts as server-sent events.
     Serve {
@@ -183,6 +193,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             capacities,
             unstake_cooldown_slots,
             unstake_window_slots,
+            pyth_feed,
+            pyth_account,
+            pyth_max_age_secs,
         } => {
             let rpc_url = match (&common.rpc_url, &cli.config) {
                 (Some(u), _) => u.clone(),
@@ -220,12 +233,37 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 unstake_window_slots,
                 market_capacities: capacities,
                 params: adl_keeper::bootstrap::default_params(),
+                pyth: match pyth_feed {
+                    Some(f) => {
+                        let feed_id =
+                            adl_keeper::bootstrap::parse_feed_id(&f).ok_or_else(|| {
+                                ConfigError(format!("--pyth-feed is not 64 hex digits: {f}"))
+                            })?;
+                        let account = match pyth_account {
+                            Some(a) => a.parse().map_err(|_| {
+                                ConfigError(format!(
+                                    "--pyth-account is not a base58 public key: {a}"
+                                ))
+                            })?,
+                            None => adl_keeper::bootstrap::sponsored_feed_account(0, &feed_id),
+                        };
+                        Some(adl_keeper::bootstrap::PythSource {
+                            feed_id,
+                            account,
+                            max_age_secs: pyth_max_age_secs,
+                        })
+                    }
+                    None => None,
+                },
             };
             let done = adl_keeper::bootstrap::bootstrap(&chain, &plan).await?;
             println!(
                 "exchange {}\nmint {}\ninsurance_fund {}\noracle {}",
                 done.exchange, done.mint, done.fund, done.oracle
             );
+            if let Some(p) = plan.pyth {
+                println!("pyth_account {}", p.account);
+            }
             for (i, m) in done.markets.iter().enumerate() {
                 println!(
                     "market[{i}] {} book {} long_queue {} short_queue {}",

@@ -5,7 +5,7 @@
 use adl_engine::state::*;
 use adl_engine_tests::state_bytes;
 use adl_keeper::accounts::{read_borsh, read_zero_copy};
-use adl_keeper::bootstrap::{bootstrap, default_params, BootstrapPlan};
+use adl_keeper::bootstrap::{bootstrap, default_params, parse_feed_id, BootstrapPlan, PythSource};
 use adl_keeper::chain::{BankChain, Chain};
 use adl_keeper::fixture::{price, Fixture, USDC};
 use solana_signer::Signer;
@@ -26,6 +26,7 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
         unstake_window_slots: 9_000,
         market_capacities: vec![128, 1_024],
         params: default_params(),
+        pyth: None,
     };
     let chain = BankChain::new(&mut f, admin_kp.insecure_clone());
     let done = bootstrap(&chain, &plan).await.unwrap();
@@ -75,6 +76,83 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
     };
     let again = bootstrap(&chain, &plan).await.unwrap();
     assert_eq!(again, done);
+    let mut g = chain.fixture().await;
+    assert_eq!(before, state_bytes(&mut g).await);
+}
+
+/// `adl-keeper bootstrap --pyth-feed … --pyth-account …`: every market reads the Pyth account
+/// (set after creation on the pushed oracle); a second run changes nothing.
+#[tokio::test]
+async fn bootstrap_points_markets_at_a_pyth_account() {
+    let mut f = Fixture::new(price(100)).await;
+    let admin = f.add_user(1_000 * USDC, 0).await;
+    let admin_kp = f.users[admin].kp.insecure_clone();
+    let payer = f.admin_key();
+    let ix =
+        solana_system_interface::instruction::transfer(&payer, &admin_kp.pubkey(), 50_000_000_000);
+    f.bank.send(&[ix], &[]).await.unwrap();
+    let feed = parse_feed_id("0xef0d8b6fda2ceba41da15d4095d1da392a0d2f8ed0c6c7bc0f4cfac8c280b56d")
+        .unwrap();
+    assert_eq!(feed[0], 0xef);
+    assert_eq!(parse_feed_id("ef0d"), None);
+    // SOL/USD's sponsored account on shard 0, as Pyth publishes it.
+    assert_eq!(
+        adl_keeper::bootstrap::sponsored_feed_account(0, &feed).to_string(),
+        "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE"
+    );
+    let account = anchor_lang::prelude::Pubkey::new_unique();
+    let (slot, now) = f.clock().await;
+    let update = PriceUpdateV2 {
+        write_authority: admin_kp.pubkey(),
+        verification_level: VerificationLevel::Full,
+        price_message: PriceFeedMessage {
+            feed_id: feed,
+            price: 250_0000_0000,
+            conf: 1_000,
+            exponent: -8,
+            publish_time: now,
+            prev_publish_time: now - 1,
+            ema_price: 250_0000_0000,
+            ema_conf: 1_000,
+        },
+        posted_slot: slot,
+    };
+    f.put_pyth_update(&account, &update, &PYTH_RECEIVER_ID);
+    let plan = BootstrapPlan {
+        mint: None,
+        oracle_price: price(250),
+        unstake_cooldown_slots: 9_000,
+        unstake_window_slots: 9_000,
+        market_capacities: vec![128],
+        params: default_params(),
+        pyth: Some(PythSource {
+            feed_id: feed,
+            account,
+            max_age_secs: 30,
+        }),
+    };
+    let chain = BankChain::new(&mut f, admin_kp.insecure_clone());
+    let done = bootstrap(&chain, &plan).await.unwrap();
+    assert_eq!(done.markets[0].oracle, account);
+    let raw = chain.accounts(&[done.markets[0].market]).await.unwrap();
+    let market: Market = read_zero_copy(&raw[0].as_ref().unwrap().data).unwrap();
+    assert_eq!(
+        (
+            market.oracle_kind,
+            market.oracle,
+            market.oracle_feed_id,
+            market.max_oracle_age_secs
+        ),
+        (ORACLE_KIND_PYTH, account, feed, 30)
+    );
+    let market_before = raw[0].as_ref().unwrap().data.clone();
+    let before = {
+        let mut g = chain.fixture().await;
+        state_bytes(&mut g).await
+    };
+    assert_eq!(bootstrap(&chain, &plan).await.unwrap(), done);
+    let after = chain.accounts(&[done.markets[0].market]).await.unwrap();
+    assert_eq!(after[0].as_ref().unwrap().data, market_before);
     let mut g = chain.fixture().await;
     assert_eq!(before, state_bytes(&mut g).await);
 }

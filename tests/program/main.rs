@@ -17,5 +17,6 @@ mod limits;
 mod liquidation;
 mod pro_rata;
 mod prop;
+mod pyth;
 mod security;
 mod trading;

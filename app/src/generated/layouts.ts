@@ -507,10 +507,12 @@ export interface Market {
   flagged_positions: number;
   padding2: number;
   adl_walks: AdlWalk[];
+  max_oracle_age_secs: bigint;
+  oracle_feed_id: number[];
   reserved: bigint[];
 }
 
-export const MARKET_SIZE = 1832;
+export const MARKET_SIZE = 1920;
 
 export function decodeMarket(v: DataView, o: number): Market {
   return {
@@ -546,7 +548,9 @@ export function decodeMarket(v: DataView, o: number): Market {
     flagged_positions: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1680),
     padding2: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1684),
     adl_walks: ((v: DataView, o: number) => readArray(v, o, 8, 16, decodeAdlWalk))(v, o + 1688),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 2, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1816),
+    max_oracle_age_secs: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1816),
+    oracle_feed_id: ((v: DataView, o: number) => readArray(v, o, 32, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 1824),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 8, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1856),
   };
 }
 
@@ -571,6 +575,24 @@ export function decodeMarketInitialized(v: DataView, o: number): MarketInitializ
     long_queue: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 98),
     short_queue: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 130),
     capacity: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 162),
+  };
+}
+
+export interface MarketOracleSet {
+  market: string;
+  oracle: string;
+  kind: number;
+  feed_id: number[];
+}
+
+export const MARKETORACLESET_SIZE = 97;
+
+export function decodeMarketOracleSet(v: DataView, o: number): MarketOracleSet {
+  return {
+    market: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 0),
+    oracle: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 32),
+    kind: ((v: DataView, o: number) => v.getUint8(o))(v, o + 64),
+    feed_id: ((v: DataView, o: number) => readArray(v, o, 32, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 65),
   };
 }
 
@@ -695,6 +717,22 @@ export function decodeOracle(v: DataView, o: number): Oracle {
     index: ((v: DataView, o: number) => v.getUint16(o, true))(v, o + 88),
     bump: ((v: DataView, o: number) => v.getUint8(o))(v, o + 90),
     reserved: ((v: DataView, o: number) => readArray(v, o, 32, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 91),
+  };
+}
+
+export interface OracleConfig {
+  kind: number;
+  feed_id: number[];
+  max_age_secs: bigint;
+}
+
+export const ORACLECONFIG_SIZE = 41;
+
+export function decodeOracleConfig(v: DataView, o: number): OracleConfig {
+  return {
+    kind: ((v: DataView, o: number) => v.getUint8(o))(v, o + 0),
+    feed_id: ((v: DataView, o: number) => readArray(v, o, 32, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 1),
+    max_age_secs: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 33),
   };
 }
 

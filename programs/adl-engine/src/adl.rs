@@ -245,17 +245,12 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
     /// (Entries just past the prefix may still be ineligible by funding rounding; the walk
     /// checks each exactly.) Funding moves `P_exec` and `F` together, so the prefix stays put.
     fn skip_ineligible_prefix(mut self) -> Self {
-        let Some(first) = self.by_leverage.first() else {
-            return self;
-        };
-        crate::meter::slot(1);
-        let Some(pos) = (self.slot)(first.slot()) else {
-            return self;
-        };
-        let (f, p) = (self.funding_index as i128, self.exec_price as i128);
-        let threshold = math::saturate_i64(if pos.base > 0 { f - p } else { p - f });
-        crate::meter::search(self.by_leverage.len());
-        let start = self.by_leverage.partition_point(|e| e.key < threshold);
+        let start = ineligible_prefix_end(
+            self.by_leverage,
+            &self.slot,
+            self.funding_index,
+            self.exec_price,
+        );
         self.cursor = [self.cursor[0].max(start), self.cursor[1].max(start)];
         self
     }
@@ -325,6 +320,27 @@ impl<'a, F: Fn(u32) -> Option<&'a PositionSlot>> RankWalk<'a, F> {
         self.remaining -= p.base;
         Some(p)
     }
+}
+
+/// End of the prefix of `by_leverage` that is certainly ineligible at `price` (see
+/// `RankWalk::skip_ineligible_prefix`): one slot read and one binary search.
+pub fn ineligible_prefix_end<'a>(
+    by_leverage: &[QueueEntry],
+    slot: &impl Fn(u32) -> Option<&'a PositionSlot>,
+    funding_index: i64,
+    price: u64,
+) -> usize {
+    let Some(first) = by_leverage.first() else {
+        return 0;
+    };
+    crate::meter::slot(1);
+    let Some(pos) = slot(first.slot()) else {
+        return 0;
+    };
+    let (f, p) = (funding_index as i128, price as i128);
+    let threshold = math::saturate_i64(if pos.base > 0 { f - p } else { p - f });
+    crate::meter::search(by_leverage.len());
+    by_leverage.partition_point(|e| e.key < threshold)
 }
 
 /// Whether a position entering or moving in the queue can be taken in tier `tier` of an
@@ -816,7 +832,10 @@ pub fn drain_set<'a>(
 ) -> Result<Vec<(u32, PositionAmounts, i128, i128)>, AdlError> {
     let mut out = Vec::new();
     let mut stop_key: Option<i64> = None;
-    for e in by_leverage {
+    // The certainly ineligible prefix holds no candidate: one binary search passes it.
+    let start = ineligible_prefix_end(by_leverage, &slot, funding_index, price);
+    for e in &by_leverage[start..] {
+        crate::meter::read(1);
         if let Some(k) = stop_key {
             if e.key != k {
                 break;

@@ -121,4 +121,16 @@ pub enum AdlError {
     InsuranceLossPending,
     #[msg("unstaking needs every market of the exchange, in index order, as remaining accounts")]
     MarketListMismatch,
+    #[msg("oracle account is not owned by the program its kind needs (this program or the Pyth receiver)")]
+    OracleWrongOwner,
+    #[msg("oracle account data is not an oracle of the market's kind")]
+    InvalidOracleAccount,
+    #[msg("Pyth price update is for another feed than the market's")]
+    OracleFeedMismatch,
+    #[msg("Pyth price update is only partially verified by Wormhole guardians")]
+    OracleNotFullyVerified,
+    #[msg("Pyth price exponent is outside the accepted range")]
+    OracleExponentOutOfRange,
+    #[msg("the market's oracle cannot change while an ADL event is active")]
+    AdlEventActive,
 }

@@ -231,3 +231,14 @@ pub struct AdlDrained {
     pub level_bps: u64,
     pub positions: u32,
 }
+
+/// A market's oracle changed (`set_market_oracle`).
+#[event]
+pub struct MarketOracleSet {
+    pub market: Pubkey,
+    pub oracle: Pubkey,
+    /// `ORACLE_KIND_*`.
+    pub kind: u8,
+    /// Pyth feed id (zero for the pushed oracle).
+    pub feed_id: [u8; 32],
+}

@@ -58,6 +58,10 @@ pub mod adl_engine {
         handle_init_market(ctx, params)
     }
 
+    pub fn set_market_oracle(ctx: Context<SetMarketOracle>, cfg: OracleConfig) -> Result<()> {
+        instructions::set_market_oracle::handle_set_market_oracle(ctx, cfg)
+    }
+
     pub fn update_market_params(
         ctx: Context<UpdateMarketParams>,
         params: MarketParamsArgs,

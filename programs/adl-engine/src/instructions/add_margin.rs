@@ -13,7 +13,9 @@ pub struct ChangeMargin<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
-    pub oracle: Box<Account<'info, Oracle>>,
+    /// CHECK: the market's oracle of its kind (pushed `Oracle` or Pyth `PriceUpdateV2`),
+    /// checked by `state::oracle::checked_oracle_price` (key, owner, data, age, confidence).
+    pub oracle: UncheckedAccount<'info>,
     #[account(mut)]
     pub book: AccountLoader<'info, PositionBook>,
     #[account(mut)]
@@ -35,8 +37,7 @@ pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> R
     let exchange_key = a.exchange.key();
     let market_key = a.market.key();
     let mut market = a.market.load_mut()?;
-    let oracle_price =
-        crate::instructions::trade::checked_oracle_price(&market, &exchange_key, &a.oracle)?;
+    let oracle_price = checked_oracle_price(&market, &exchange_key, &a.oracle)?;
     let mut user = a.user.load_mut()?;
     check_user(&user, a.owner.key, &exchange_key)?;
     let book = a.book.to_account_info();

@@ -5,7 +5,6 @@ use anchor_lang::prelude::*;
 
 use crate::error::AdlError;
 use crate::events::*;
-use crate::instructions::trade::checked_oracle_price;
 use crate::instructions::with_market_state;
 use crate::math;
 use crate::state::*;
@@ -21,7 +20,9 @@ pub struct FlagBankrupt<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
-    pub oracle: Box<Account<'info, Oracle>>,
+    /// CHECK: the market's oracle of its kind (pushed `Oracle` or Pyth `PriceUpdateV2`),
+    /// checked by `state::oracle::checked_oracle_price` (key, owner, data, age, confidence).
+    pub oracle: UncheckedAccount<'info>,
     #[account(mut)]
     pub book: AccountLoader<'info, PositionBook>,
 }
@@ -67,7 +68,9 @@ pub struct StartAdl<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
-    pub oracle: Box<Account<'info, Oracle>>,
+    /// CHECK: the market's oracle of its kind (pushed `Oracle` or Pyth `PriceUpdateV2`),
+    /// checked by `state::oracle::checked_oracle_price` (key, owner, data, age, confidence).
+    pub oracle: UncheckedAccount<'info>,
     #[account(mut)]
     pub book: AccountLoader<'info, PositionBook>,
     #[account(mut)]

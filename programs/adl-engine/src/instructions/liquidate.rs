@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 
 use crate::error::AdlError;
 use crate::events::Liquidated;
-use crate::instructions::trade::{check_user, checked_oracle_price};
+use crate::instructions::trade::check_user;
 use crate::instructions::with_market_state;
 use crate::state::*;
 
@@ -14,7 +14,9 @@ pub struct Liquidate<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
-    pub oracle: Box<Account<'info, Oracle>>,
+    /// CHECK: the market's oracle of its kind (pushed `Oracle` or Pyth `PriceUpdateV2`),
+    /// checked by `state::oracle::checked_oracle_price` (key, owner, data, age, confidence).
+    pub oracle: UncheckedAccount<'info>,
     #[account(mut)]
     pub book: AccountLoader<'info, PositionBook>,
     #[account(mut)]

@@ -26,7 +26,9 @@ pub struct Trade<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
-    pub oracle: Box<Account<'info, Oracle>>,
+    /// CHECK: the market's oracle of its kind (pushed `Oracle` or Pyth `PriceUpdateV2`),
+    /// checked by `state::oracle::checked_oracle_price` (key, owner, data, age, confidence).
+    pub oracle: UncheckedAccount<'info>,
     #[account(mut)]
     pub book: AccountLoader<'info, PositionBook>,
     #[account(mut)]
@@ -46,21 +48,6 @@ pub fn check_user(user: &UserAccount, owner: &Pubkey, exchange: &Pubkey) -> Resu
     require_keys_eq!(user.exchange, *exchange, AdlError::ExchangeMismatch);
     require_keys_eq!(user.owner, *owner, AdlError::UserOwnerMismatch);
     Ok(())
-}
-
-/// Checks the market against the exchange and oracle and returns the fresh oracle price.
-pub fn checked_oracle_price(
-    market: &Market,
-    exchange: &Pubkey,
-    oracle: &Account<Oracle>,
-) -> Result<u64> {
-    require_keys_eq!(market.exchange, *exchange, AdlError::ExchangeMismatch);
-    require_keys_eq!(market.oracle, oracle.key(), AdlError::OracleMismatch);
-    oracle.checked_price(
-        Clock::get()?.slot,
-        market.params.max_oracle_staleness_slots,
-        market.params.max_oracle_conf_bps,
-    )
 }
 
 pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {

@@ -3,7 +3,6 @@ use anchor_lang::prelude::*;
 use crate::engine::apply_funding;
 use crate::error::AdlError;
 use crate::events::FundingUpdated;
-use crate::instructions::trade::checked_oracle_price;
 use crate::math;
 use crate::state::*;
 
@@ -12,7 +11,9 @@ pub struct UpdateFunding<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
-    pub oracle: Box<Account<'info, Oracle>>,
+    /// CHECK: the market's oracle of its kind (pushed `Oracle` or Pyth `PriceUpdateV2`),
+    /// checked by `state::oracle::checked_oracle_price` (key, owner, data, age, confidence).
+    pub oracle: UncheckedAccount<'info>,
 }
 
 /// Permissionless funding crank: moves the cumulative funding index by the time-weighted

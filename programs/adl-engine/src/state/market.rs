@@ -228,7 +228,8 @@ pub const ADL_WALK_CAP: usize = 2_048;
 /// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 160),
 /// `mark_price` @1632, `touch_seq` @1640, `premium_bps` @1648, `premium_since_slot` @1656,
 /// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680,
-/// `flagged_positions` @1688, `adl_walks` @1696 (8 × 16).
+/// `flagged_positions` @1688, `adl_walks` @1696 (8 × 16), `max_oracle_age_secs` @1824,
+/// `oracle_feed_id` @1832.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -293,10 +294,15 @@ pub struct Market {
     pub padding2: u32,
     /// Walk progress of each ranked event, parallel to `adl_events`.
     pub adl_walks: [AdlWalk; ADL_EVENT_RING],
-    pub reserved: [u64; 2],
+    /// Pyth oracle (`ORACLE_KIND_PYTH`): the oldest accepted `publish_time`, seconds before
+    /// the cluster's clock.
+    pub max_oracle_age_secs: u64,
+    /// Pyth oracle: the feed id the `PriceUpdateV2` account must carry.
+    pub oracle_feed_id: [u8; 32],
+    pub reserved: [u64; 8],
 }
 
-const _: () = assert!(size_of::<Market>() == 1832);
+const _: () = assert!(size_of::<Market>() == 1920);
 const _: () = assert!(align_of::<Market>() == 8);
 
 impl Market {
@@ -364,6 +370,11 @@ impl Market {
         self.premium_acc = crate::math::to_i64(acc)?;
         self.premium_since_slot = self.premium_since_slot.max(now);
         Ok(())
+    }
+
+    /// Whether any ADL event is active (the oracle cannot change then).
+    pub fn any_event_active(&self) -> bool {
+        self.adl_events.iter().any(|e| e.status == EVENT_ACTIVE)
     }
 
     /// Allocates the next open-sequence number.

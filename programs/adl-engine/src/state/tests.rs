@@ -219,7 +219,9 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(Market, funding_carry), 1680);
     assert_eq!(d + offset_of!(Market, flagged_positions), 1688);
     assert_eq!(d + offset_of!(Market, adl_walks), 1696);
-    assert_eq!(d + offset_of!(Market, reserved), 1824);
+    assert_eq!(d + offset_of!(Market, max_oracle_age_secs), 1824);
+    assert_eq!(d + offset_of!(Market, oracle_feed_id), 1832);
+    assert_eq!(d + offset_of!(Market, reserved), 1864);
     assert_eq!(
         d + offset_of!(Market, params) + offset_of!(MarketParams, min_trade_base),
         248
@@ -325,4 +327,80 @@ fn compaction_of_a_batch_at_the_head_moves_runs_not_elements() {
         .collect();
     kept_ent.sort();
     assert_eq!(&q.by_entry[..n - 24], &kept_ent[..]);
+}
+
+/// `value · 10^shift` by decimal digits (not the program's arithmetic): appended zeros, or
+/// dropped digits rounded down (`ceil` = false) or up.
+fn decimal_shift(v: u128, shift: i32, ceil: bool) -> u128 {
+    let s = v.to_string();
+    if shift >= 0 {
+        return format!("{s}{}", "0".repeat(shift as usize))
+            .parse()
+            .unwrap();
+    }
+    let drop = (-shift) as usize;
+    let (keep, dropped) = if s.len() > drop {
+        s.split_at(s.len() - drop)
+    } else {
+        ("0", s.as_str())
+    };
+    let kept: u128 = keep.parse().unwrap();
+    if ceil && dropped.chars().any(|c| c != '0') {
+        kept + 1
+    } else {
+        kept
+    }
+}
+
+/// Pyth prices convert to price atoms exactly to the atom for exponents −4 … −10 (price
+/// toward zero, confidence up), checked against decimal digit shifting; out-of-range
+/// exponents, non-positive prices and prices below one atom are refused by name.
+#[test]
+fn pyth_exponents_convert_exactly() {
+    let prices = [
+        1i64,
+        7,
+        99_999,
+        123_456_789,
+        98_765_432_101,
+        4_000_000_000_000_000,
+        i64::MAX,
+    ];
+    let confs = [0u64, 1, 999, 123_456, 10_000_001];
+    for exp in -10..=-4 {
+        for &p in &prices {
+            for &c in &confs {
+                let want_p = decimal_shift(p as u128, exp + 6, false);
+                let want_c = decimal_shift(c as u128, exp + 6, true);
+                let got = pyth_to_price_atoms(p, c, exp);
+                if want_p > u64::MAX as u128 || want_c > u64::MAX as u128 {
+                    assert!(got.is_err(), "{p}e{exp}");
+                } else if want_p == 0 {
+                    assert_eq!(
+                        got.unwrap_err(),
+                        crate::error::AdlError::InvalidOraclePrice.into()
+                    );
+                } else {
+                    assert_eq!(got.unwrap(), (want_p as u64, want_c as u64), "{p}e{exp}");
+                }
+            }
+        }
+    }
+    // 123.45678901 at −8 → 123.456789 (the 01 dropped); its confidence 0.00000001 → 1 atom.
+    assert_eq!(
+        pyth_to_price_atoms(123_4567_8901, 1, -8).unwrap(),
+        (123_456_789, 1)
+    );
+    for e in [-19, -30, 1, 5] {
+        assert_eq!(
+            pyth_to_price_atoms(100, 1, e).unwrap_err(),
+            crate::error::AdlError::OracleExponentOutOfRange.into()
+        );
+    }
+    for p in [0, -1, i64::MIN] {
+        assert_eq!(
+            pyth_to_price_atoms(p, 1, -8).unwrap_err(),
+            crate::error::AdlError::InvalidOraclePrice.into()
+        );
+    }
 }
