@@ -17,15 +17,17 @@ const snapshotPath = existsSync(fresh) ? fresh : join(dist, "fixtures/snapshot.j
 const snapshot = JSON.parse(readFileSync(snapshotPath, "utf8"));
 // A market on a Pyth account, written by tests/program/pyth.rs.
 const pythPath = join(here, "../../target/golden/pyth.json");
+// A market of 100,000 positions, written by tests/program/golden.rs (write_100k_snapshot).
+const bigPath = join(here, "../../target/golden/book100k.json");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json" };
 
 function serve() {
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     let file = url.pathname === "/" ? "/index.html" : url.pathname;
-    const path =
-      file === "/fixtures/snapshot.json" ? snapshotPath : file === "/fixtures/pyth.json" ? pythPath : join(dist, normalize(file));
-    if (!path.startsWith(dist) && path !== snapshotPath && path !== pythPath) return res.writeHead(403).end();
+    const fixtures = { "/fixtures/snapshot.json": snapshotPath, "/fixtures/pyth.json": pythPath, "/fixtures/book100k.json": bigPath };
+    const path = fixtures[file] ?? join(dist, normalize(file));
+    if (!path.startsWith(dist) && !Object.values(fixtures).includes(path)) return res.writeHead(403).end();
     if (!existsSync(path)) return res.writeHead(404).end();
     res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
     res.end(readFileSync(path));
@@ -89,6 +91,57 @@ test("the viewer shows the real queues, ranks and lights", async () => {
     assert.equal(Number(await page.textContent("[data-testid=trader-tier]")), 2);
     if (process.env.UPDATE_SCREENSHOT) {
       await page.screenshot({ path: join(here, "../../docs/viewer.png"), fullPage: true });
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+test("the viewer stays usable at 100,000 positions", { skip: !existsSync(bigPath) && "no 100k snapshot (run cargo test first)" }, async () => {
+  const big = JSON.parse(readFileSync(bigPath, "utf8")).expected;
+  const server = await serve();
+  const { port } = server.address();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const t0 = Date.now();
+    await page.goto(`http://127.0.0.1:${port}/?snapshot=fixtures/book100k.json`);
+    await page.waitForSelector("body[data-ready]", { timeout: 120_000 });
+    const loadMs = Date.now() - t0;
+    assert.equal(await page.getAttribute("body", "data-ready"), "true", await page.textContent("#source"));
+    console.log(`100k-position snapshot: page ready in ${loadMs} ms (fetch, decode, rank both sides, render)`);
+    for (const side of ["long", "short"]) {
+      // Paged: 100 rows of 50,000.
+      assert.equal(await page.textContent(`[data-testid=page-${side}]`), "page 1 of 500");
+      assert.equal(await page.$$eval(`[data-testid=queue-${side}] tbody tr`, (t) => t.length), 100);
+      const first = big[`${side}_first`];
+      const row = await page.$eval(`[data-testid=queue-${side}] tbody tr`, (tr) => ({
+        rank: Number(tr.querySelector("[data-col=rank]").textContent),
+        owner: tr.dataset.owner,
+        slot: Number(tr.dataset.slot),
+      }));
+      assert.deepEqual(row, { rank: 1, owner: first.owner, slot: first.slot });
+      // The depth chart holds the whole side's size.
+      const sizes = await page.$$eval(`[data-testid=depth-${side}] rect`, (rs) => rs.map((r) => BigInt(r.dataset.size).toString()));
+      assert.equal(sizes.length, 9);
+      assert.equal(sizes.reduce((a, b) => a + BigInt(b), 0n).toString(), big[`${side}_oi`]);
+    }
+    await page.click("[data-testid=next-long]");
+    assert.equal(await page.textContent("[data-testid=page-long]"), "page 2 of 500");
+    assert.equal(await page.$eval("[data-testid=queue-long] tbody tr [data-col=rank]", (td) => td.textContent), "101");
+    // Trader search: rank, tier, and the table jumps to the trader's page with the row marked.
+    for (const side of ["long", "short"]) {
+      const t = big[`${side}_trader`];
+      await page.fill("[data-testid=owner-input]", t.owner);
+      await page.click("[data-testid=owner-go]");
+      await page.waitForSelector("[data-testid=trader-row]");
+      assert.equal(Number(await page.textContent("[data-testid=trader-rank]")), t.rank);
+      assert.equal(Number(await page.textContent("[data-testid=trader-tier]")), t.tier);
+      assert.equal(await page.textContent(`[data-testid=page-${side}]`), `page ${Math.floor((t.rank - 1) / 100) + 1} of 500`);
+      assert.equal(await page.$eval(`[data-testid=queue-${side}] tr.me`, (tr) => tr.dataset.owner), t.owner);
     }
   } finally {
     await browser.close();

@@ -22,10 +22,16 @@ function lights(n: number): string {
   return `<span class="lights l${n}" data-lights="${n}">${"●".repeat(n)}${"○".repeat(5 - n)}</span>`;
 }
 
-function queueTable(side: "long" | "short", rows: QueueRow[], oi: bigint): string {
+/** Rows per table page: a side of 100,000 positions renders 100 rows at a time. */
+export const PAGE = 100;
+
+function queueTable(side: "long" | "short", rows: QueueRow[], oi: bigint, page: number, me?: string): string {
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  const p = Math.min(Math.max(0, page), pages - 1);
   const body = rows
+    .slice(p * PAGE, (p + 1) * PAGE)
     .map(
-      (r) => `<tr class="tier${r.tier}" data-slot="${r.slot}" data-owner="${r.owner}">
+      (r) => `<tr class="tier${r.tier}${r.owner === me ? " me" : ""}" data-slot="${r.slot}" data-owner="${r.owner}">
         <td data-col="rank">${r.rank}</td><td data-col="tier">${r.tier}</td>
         <td class="owner" title="${r.owner}">${short(r.owner)}</td>
         <td>${base(r.base)}</td><td>${usd(r.entryPrice)}</td>
@@ -34,10 +40,51 @@ function queueTable(side: "long" | "short", rows: QueueRow[], oi: bigint): strin
         <td>${oi === 0n ? "0.00" : fixed((r.sizeAhead * 10000n) / oi, 2)}%</td></tr>`,
     )
     .join("");
-  return `<div><h2>${side === "long" ? "Longs" : "Shorts"} (${rows.length})</h2>
+  return `<h2>${side === "long" ? "Longs" : "Shorts"} (${rows.length})</h2>
+    <div class="pager"><button data-side="${side}" data-page="${p - 1}" data-testid="prev-${side}" ${p === 0 ? "disabled" : ""}>‹ prev</button>
+    <span data-testid="page-${side}">page ${p + 1} of ${pages}</span>
+    <button data-side="${side}" data-page="${p + 1}" data-testid="next-${side}" ${p + 1 >= pages ? "disabled" : ""}>next ›</button></div>
     <table data-testid="queue-${side}"><thead><tr><th>rank</th><th>tier</th><th class="owner">owner</th>
     <th>size</th><th>entry</th><th>leverage</th><th>PnL</th><th>lights</th><th>ahead</th></tr></thead>
-    <tbody>${body}</tbody></table></div>`;
+    <tbody>${body}</tbody></table>`;
+}
+
+/** Leverage buckets of the depth chart (upper bounds, x; the last is "no equity"). */
+const BUCKETS = [1, 2, 3, 5, 10, 20, 50, Infinity];
+
+/** Open size by leverage bucket: where the side's size sits on the way to the head of the queue. */
+export function depth(rows: QueueRow[]): { label: string; size: bigint }[] {
+  const out = BUCKETS.map((b, i) => ({
+    label: b === Infinity ? `≥${BUCKETS[i - 1]}x` : `${i === 0 ? 0 : BUCKETS[i - 1]}–${b}x`,
+    size: 0n,
+  }));
+  out.push({ label: "no equity", size: 0n });
+  for (const r of rows) {
+    const size = r.base < 0n ? -r.base : r.base;
+    if (r.leverageBps === null) {
+      out[out.length - 1].size += size;
+      continue;
+    }
+    const x = Number(r.leverageBps) / 10_000;
+    out[BUCKETS.findIndex((b) => x < b)].size += size;
+  }
+  return out;
+}
+
+function depthChart(side: "long" | "short", rows: QueueRow[]): string {
+  const d = depth(rows);
+  const max = d.reduce((m, b) => (b.size > m ? b.size : m), 1n);
+  const h = 18;
+  const bars = d
+    .map((b, i) => {
+      const w = Number((b.size * 1000n) / max) / 1000;
+      return `<g transform="translate(0 ${i * h})"><text x="0" y="${h - 5}" class="lbl">${b.label}</text>
+        <rect x="80" y="2" height="${h - 4}" width="${(w * 200).toFixed(1)}" data-bucket="${b.label}" data-size="${b.size}"></rect>
+        <text x="${84 + w * 200}" y="${h - 5}" class="val">${fixed(b.size / 1_000_000n, 3)}</text></g>`;
+    })
+    .join("");
+  return `<figure class="depth"><figcaption>${side === "long" ? "Long" : "Short"} size by leverage (base units)</figcaption>
+    <svg data-testid="depth-${side}" width="360" height="${d.length * h}" role="img">${bars}</svg></figure>`;
 }
 
 /** Oracle kind and age: a pushed oracle's publish slot, or a Pyth update's publish time and
@@ -82,14 +129,37 @@ function render(s: MarketState, source: string) {
         "</tbody></table>");
   const long = queueRows(s, "long");
   const shortRows = queueRows(s, "short");
-  $("queues").innerHTML = `<div class="queues">${queueTable("long", long, m.open_interest_long)}${queueTable("short", shortRows, m.open_interest_short)}</div>`;
+  const pages = { long: 0, short: 0 };
+  let me: string | undefined;
+  const side = (k: "long" | "short") => {
+    const rows = k === "long" ? long : shortRows;
+    const oi = k === "long" ? m.open_interest_long : m.open_interest_short;
+    $(`queue-${k}`).innerHTML = queueTable(k, rows, oi, pages[k], me);
+  };
+  $("queues").innerHTML = `<div class="depths">${depthChart("long", long)}${depthChart("short", shortRows)}</div>
+    <div class="queues"><div id="queue-long"></div><div id="queue-short"></div></div>`;
+  side("long");
+  side("short");
+  $("queues").onclick = (ev) => {
+    const b = (ev.target as HTMLElement).closest("button[data-side]") as HTMLButtonElement | null;
+    if (!b || b.disabled) return;
+    const k = b.dataset.side as "long" | "short";
+    pages[k] = Number(b.dataset.page);
+    side(k);
+  };
   ($("trader-form") as HTMLFormElement).onsubmit = (ev) => {
     ev.preventDefault();
     const owner = ($("owner") as HTMLInputElement).value.trim();
     const mine = [
-      ...long.filter((r) => r.owner === owner).map((r) => ({ side: "long", r, oi: m.open_interest_long })),
-      ...shortRows.filter((r) => r.owner === owner).map((r) => ({ side: "short", r, oi: m.open_interest_short })),
+      ...long.filter((r) => r.owner === owner).map((r) => ({ side: "long" as const, r, oi: m.open_interest_long })),
+      ...shortRows.filter((r) => r.owner === owner).map((r) => ({ side: "short" as const, r, oi: m.open_interest_short })),
     ];
+    // Each table jumps to the page holding the trader's row, highlighted.
+    me = owner;
+    for (const x of mine) {
+      pages[x.side] = Math.floor((x.r.rank - 1) / PAGE);
+      side(x.side);
+    }
     $("trader").innerHTML =
       mine.length === 0
         ? `<p>No open position for ${owner || "this owner"}.</p>`

@@ -340,19 +340,23 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // The in-process bank of the demo logs every transaction at debug level unless told otherwise.
+    let cli = Cli::parse();
+    // The in-process bank of the demo logs every transaction (and its accounts database its
+    // housekeeping) unless told otherwise: by default the keeper's own messages only, and
+    // for the demo (whose report is its output) errors only.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var(
-            "RUST_LOG",
-            "info,solana_runtime=error,solana_program_test=error",
-        );
+        let filter = if matches!(cli.command, Command::Demo) {
+            "error"
+        } else {
+            "error,adl_keeper=info"
+        };
+        std::env::set_var("RUST_LOG", filter);
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-    let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

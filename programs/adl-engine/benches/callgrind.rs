@@ -12,7 +12,6 @@
 use std::hint::black_box;
 
 use adl_engine::meter;
-use adl_engine::state::*;
 use adl_engine::testkit::*;
 
 /// Everything callgrind counts happens inside this function.

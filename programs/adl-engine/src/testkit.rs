@@ -60,11 +60,9 @@ impl Bufs {
     }
 }
 
-/// A market with `longs` (slots 0..n, oldest first) and one short of `short_base` base
-/// atoms at entry 80 whose bankruptcy price is `p_exec` (slot n, owned by user 0), plus
-/// `spare` free slots. The fund is empty, so ADL starts at once at `p_exec`.
-pub fn market(longs: &[Long], short_base: i64, p_exec: u64, spare: usize) -> Bufs {
-    let capacity = longs.len() + 1 + spare;
+/// Empty buffers for a market of `capacity` positions (risk parameters of the tests: 10x
+/// initial, 20x maintenance, minimum size 0.001).
+pub fn empty(capacity: usize) -> Bufs {
     let words = |len: usize| vec![0u64; len.div_ceil(8)];
     let mut m = Market::zeroed();
     m.params.imr_bps = 1_000;
@@ -93,6 +91,89 @@ pub fn market(longs: &[Long], short_base: i64, p_exec: u64, spare: usize) -> Buf
             h.side = side;
         }
     }
+    b
+}
+
+/// A market holding `longs` then `shorts` (each `(size, entry, margin)` with a positive
+/// size), oldest first, each side's arrays sorted once; owners `user(i + 1)`.
+pub fn two_sided(longs: &[Long], shorts: &[Long]) -> Bufs {
+    let mut b = empty(longs.len() + shorts.len());
+    b.with(|st, _| {
+        let mut sides = [(vec![], vec![], 0u64), (vec![], vec![], 0u64)];
+        let all = longs
+            .iter()
+            .map(|&l| (l, 1i64))
+            .chain(shorts.iter().map(|&l| (l, -1i64)));
+        for (i, ((size, entry, margin), sign)) in all.enumerate() {
+            let s = st
+                .book
+                .allocate(user(i + 1).owner, i as u64, i as u64)
+                .unwrap();
+            let p = st.book.slot_mut(s).unwrap();
+            p.base = sign * size;
+            p.cost_basis = (p.base as i128 * entry as i128 / ONE as i128) as i64;
+            p.margin = margin;
+            let (side, l, e) = p.queue_entries(s).unwrap();
+            let t = &mut sides[side as usize];
+            t.0.push(l);
+            t.1.push(e);
+            t.2 += size as u64;
+        }
+        for (side, (mut lev, mut ent, oi)) in sides.into_iter().enumerate() {
+            lev.sort_unstable();
+            ent.sort_unstable();
+            let q = if side as u8 == SIDE_LONG {
+                st.market.open_interest_long = oi;
+                &mut st.long_queue
+            } else {
+                st.market.open_interest_short = oi;
+                &mut st.short_queue
+            };
+            q.by_leverage[..lev.len()].copy_from_slice(&lev);
+            q.by_entry[..ent.len()].copy_from_slice(&ent);
+            q.header.len = lev.len() as u32;
+        }
+        let n = (longs.len() + shorts.len()) as u64;
+        st.market.num_positions = n as u32;
+        st.market.next_position_seq = n;
+        st.market.touch_seq = n;
+    });
+    b
+}
+
+impl Bufs {
+    /// The accounts' bytes as the chain holds them (discriminators set): market, book, long
+    /// queue, short queue.
+    pub fn account_bytes(&self) -> [Vec<u8>; 4] {
+        use anchor_lang::Discriminator;
+        let mut market = Market::DISCRIMINATOR.to_vec();
+        market.extend_from_slice(bytemuck::bytes_of(&self.market));
+        let cap = PositionBook::capacity_for_len(self.book.len() * 8);
+        let with = |words: &Vec<u64>, disc: &[u8], len: usize| {
+            let mut v: Vec<u8> = bytemuck::cast_slice(words).to_vec();
+            v.truncate(len);
+            v[..8].copy_from_slice(disc);
+            v
+        };
+        [
+            market,
+            with(
+                &self.book,
+                PositionBook::DISCRIMINATOR,
+                PositionBook::space(cap),
+            ),
+            with(&self.long, AdlQueue::DISCRIMINATOR, AdlQueue::space(cap)),
+            with(&self.short, AdlQueue::DISCRIMINATOR, AdlQueue::space(cap)),
+        ]
+    }
+}
+
+/// A market with `longs` (slots 0..n, oldest first) and one short of `short_base` base
+/// atoms at entry 80 whose bankruptcy price is `p_exec` (slot n, owned by user 0), plus
+/// `spare` free slots. The fund is empty, so ADL starts at once at `p_exec`.
+pub fn market(longs: &[Long], short_base: i64, p_exec: u64, spare: usize) -> Bufs {
+    let capacity = longs.len() + 1 + spare;
+    let mut b = empty(capacity);
     let n = longs.len();
     b.with(|st, users| {
         let mut lev = Vec::with_capacity(n);
