@@ -9,6 +9,18 @@ import { dirname, join } from "node:path";
 import { activeEvents, fromSnapshot, queueRows, type SnapshotFile } from "../src/snapshot.js";
 import { adlLights, divCeil, divFloor } from "../src/rank.js";
 import { pythToPriceAtoms } from "../src/oracle.js";
+import {
+  buildInstruction,
+  claimAdlPayout,
+  deposit,
+  exchangePda,
+  ifStake,
+  insuranceFundPda,
+  marketPda,
+  stakePda,
+  userPda,
+  vaultPda,
+} from "../src/instructions.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [join(here, "../../../target/golden/snapshot.json"), join(here, "../../public/fixtures/snapshot.json")];
@@ -108,3 +120,53 @@ test("Pyth exponent conversion: toward zero for the price, up for the confidence
   assert.deepEqual(pythToPriceAtoms(5n, 0n, -19), null);
   assert.deepEqual(pythToPriceAtoms(5n, 0n, 1), null);
 });
+
+// Instruction builders generated from the IDL against instructions the Rust client built
+// (`tests/program/golden.rs` write_golden_instructions — the builders every bank test uses).
+const ixPath = join(here, "../../../target/golden/instructions.json");
+test("golden instructions are present", () => assert.ok(existsSync(ixPath), ixPath));
+if (existsSync(ixPath)) {
+  const golden = JSON.parse(readFileSync(ixPath, "utf8"));
+  const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  for (const g of golden.instructions) {
+    test(`instruction ${g.name}: same program, accounts and bytes as the Rust client`, () => {
+      const ix = buildInstruction(g.name, g.accounts, g.args);
+      assert.equal(ix.programAddress, g.program_id);
+      assert.deepEqual(
+        ix.accounts,
+        g.keys.map((k: any) => ({ address: k.pubkey, signer: k.signer, writable: k.writable })),
+      );
+      assert.equal(hexOf(ix.data), g.data);
+    });
+  }
+  test("PDAs derive as the Rust client derives them", async () => {
+    const p = golden.pdas;
+    assert.equal(await exchangePda(p.admin), p.exchange);
+    assert.equal(await vaultPda(p.exchange), p.vault);
+    assert.equal(await userPda(p.exchange, p.owner), p.user);
+    assert.equal(await insuranceFundPda(p.exchange), p.fund);
+    assert.equal(await stakePda(p.fund, p.owner), p.stake);
+    assert.equal(await marketPda(p.exchange, 0), p.market0);
+  });
+  test("deposit, claim_adl_payout and if_stake convenience builders derive their accounts", async () => {
+    const by = (n: string) => golden.instructions.find((g: any) => g.name === n);
+    const d = by("deposit");
+    const built = await deposit(d.accounts.owner, d.accounts.exchange, d.accounts.owner_token, BigInt(d.args.amount));
+    assert.equal(hexOf(built.data), d.data);
+    assert.deepEqual(built.accounts.map((a) => a.address), d.keys.map((k: any) => k.pubkey));
+    const c = by("claim_adl_payout");
+    const owner = golden.pdas.owner;
+    const claim = await claimAdlPayout(c.accounts.exchange, c.accounts, owner);
+    assert.deepEqual(claim.accounts.map((a) => a.address), c.keys.map((k: any) => k.pubkey));
+    const s = by("if_stake");
+    const st = await ifStake(s.accounts.staker, s.accounts.exchange, s.accounts.staker_token, BigInt(s.args.amount));
+    assert.equal(hexOf(st.data), s.data);
+    assert.deepEqual(st.accounts.map((a) => a.address), s.keys.map((k: any) => k.pubkey));
+  });
+  test("bad arguments are refused by name", () => {
+    assert.throws(() => buildInstruction("deposit", {}, { amount: 1n }), /account owner missing/);
+    assert.throws(() => buildInstruction("deposit", golden.instructions[0].accounts, {}), /argument amount missing/);
+    assert.throws(() => buildInstruction("deposit", golden.instructions[0].accounts, { amount: -1n }), /does not fit u64/);
+    assert.throws(() => buildInstruction("nope", {}, {}), /unknown instruction/);
+  });
+}

@@ -219,3 +219,142 @@ async fn write_100k_snapshot() {
     )
     .unwrap();
 }
+
+/// Golden instructions for the TypeScript instruction builders: instructions built by the
+/// Rust client (the ones every bank test sends), with their account names from the committed
+/// IDL, their arguments as JSON, and the PDAs the Rust client derives
+/// (`target/golden/instructions.json`). The TypeScript test rebuilds each from names and
+/// arguments and must produce the same bytes.
+#[test]
+fn write_golden_instructions() {
+    use anchor_lang::prelude::Pubkey;
+    let idl: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../idl/adl_engine.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let key = |n: u8| Pubkey::new_from_array([n; 32]);
+    let (admin, owner, token) = (key(1), key(2), key(3));
+    let exchange = client::exchange_pda(&admin);
+    let m = client::MarketAccounts {
+        market: client::market_pda(&exchange, 0),
+        oracle: key(4),
+        book: key(5),
+        long_queue: key(6),
+        short_queue: key(7),
+    };
+    let cases: Vec<(
+        &str,
+        anchor_lang::solana_program::instruction::Instruction,
+        Value,
+    )> = vec![
+        (
+            "deposit",
+            client::deposit(&owner, &exchange, &token, 1_234_567),
+            json!({ "amount": "1234567" }),
+        ),
+        (
+            "withdraw",
+            client::withdraw(&owner, &exchange, &token, 7),
+            json!({ "amount": "7" }),
+        ),
+        (
+            "claim_adl_payout",
+            client::claim_adl_payout(&exchange, &m, &owner),
+            json!({}),
+        ),
+        (
+            "if_stake",
+            client::if_stake(&owner, &exchange, &token, u64::MAX),
+            json!({ "amount": u64::MAX.to_string() }),
+        ),
+        (
+            "auto_deleverage",
+            client::auto_deleverage(&exchange, &m, 3, 77, vec![5, 1, 4_000_000]),
+            json!({ "event_index": 3, "event_id": "77", "proof": { "slots": [5, 1, 4_000_000] } }),
+        ),
+        (
+            "trade",
+            client::trade(
+                &exchange,
+                &m,
+                &owner,
+                &admin,
+                client::TradeArgs {
+                    taker_base: -2_500_000_000,
+                    price: 101_000_000,
+                    taker_margin: 30_000_000,
+                    maker_margin: 0,
+                },
+            ),
+            json!({ "args": { "taker_base": "-2500000000", "price": "101000000",
+                              "taker_margin": "30000000", "maker_margin": "0" } }),
+        ),
+        (
+            "set_market_oracle",
+            client::set_market_oracle(
+                &admin,
+                &exchange,
+                &m.market,
+                &key(8),
+                client::OracleConfig {
+                    kind: ORACLE_KIND_PYTH,
+                    feed_id: [0xEF; 32],
+                    max_age_secs: 60,
+                },
+            ),
+            json!({ "cfg": { "kind": 1, "feed_id": vec![0xEF; 32], "max_age_secs": "60" } }),
+        ),
+        (
+            "init_oracle",
+            client::init_oracle(&admin, &exchange, 0, &key(9), 100_000_000, 5),
+            json!({ "authority": key(9).to_string(), "price": "100000000", "confidence": "5" }),
+        ),
+    ];
+    let mut out = vec![];
+    for (name, ix, args) in cases {
+        let spec = idl["instructions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap();
+        let names: Vec<&str> = spec["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), ix.accounts.len(), "{name}");
+        let accounts: serde_json::Map<String, Value> = names
+            .iter()
+            .zip(&ix.accounts)
+            .map(|(n, a)| (n.to_string(), json!(a.pubkey.to_string())))
+            .collect();
+        let keys: Vec<Value> = ix
+            .accounts
+            .iter()
+            .map(|a| json!({ "pubkey": a.pubkey.to_string(), "signer": a.is_signer, "writable": a.is_writable }))
+            .collect();
+        out.push(json!({ "name": name, "accounts": accounts, "args": args,
+            "program_id": ix.program_id.to_string(), "keys": keys, "data": hex(&ix.data) }));
+    }
+    let pdas = json!({
+        "admin": admin.to_string(), "owner": owner.to_string(),
+        "exchange": exchange.to_string(),
+        "vault": client::vault_pda(&exchange).to_string(),
+        "user": client::user_pda(&exchange, &owner).to_string(),
+        "fund": client::insurance_fund_pda(&exchange).to_string(),
+        "stake": client::stake_pda(&client::insurance_fund_pda(&exchange), &owner).to_string(),
+        "market0": m.market.to_string(),
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/golden");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("instructions.json"),
+        serde_json::to_string_pretty(&json!({ "instructions": out, "pdas": pdas })).unwrap(),
+    )
+    .unwrap();
+}

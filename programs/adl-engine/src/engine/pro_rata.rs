@@ -67,17 +67,15 @@ impl MarketState<'_> {
         let touch = self.market.take_touch_seq()?;
         let s = self.book.slot_mut(slot)?;
         s.last_touch_seq = touch;
-        // Re-index once for all the obligations applied.
-        let q = if side == SIDE_LONG {
-            &mut self.long_queue
-        } else {
-            &mut self.short_queue
-        };
+        // Re-index once for all the obligations applied (ranked walks' cursors follow).
         if s.is_open() {
             let (_, nlev, nent) = s.queue_entries(slot)?;
-            q.reposition((lev, ent), (nlev, nent))?;
+            let (from, to) = self.queue(side).reposition((lev, ent), (nlev, nent))?;
+            self.walks_removed(side, &[from]);
+            self.walks_inserted(side, to, slot)?;
         } else {
-            q.remove(lev, ent)?;
+            let at = self.queue(side).remove(lev, ent)?;
+            self.walks_removed(side, &[at]);
         }
         Ok(())
     }
@@ -149,17 +147,16 @@ impl MarketState<'_> {
             let s = self.apply_planned(f.slot, f.funding, f.after)?;
             s.last_touch_seq = touch;
             let open = s.is_open();
-            let q = if cp_side == SIDE_LONG {
-                &mut self.long_queue
-            } else {
-                &mut self.short_queue
-            };
+            // Re-indexed with the ranked walks' cursors of other events following.
             if open {
                 let (_, nlev, nent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
-                q.reposition((lev, ent), (nlev, nent))?;
+                let (from, to) = self.queue(cp_side).reposition((lev, ent), (nlev, nent))?;
+                self.walks_removed(cp_side, &[from]);
+                self.walks_inserted(cp_side, to, f.slot)?;
             } else {
                 // Drained to zero size: what equity it had is its payout.
-                q.remove(lev, ent)?;
+                let at = self.queue(cp_side).remove(lev, ent)?;
+                self.walks_removed(cp_side, &[at]);
                 let s = self.book.slot_mut(f.slot)?;
                 let payout = math::to_u64(s.margin.max(0) as i128)?;
                 s.adl_payout = math::add_u64(s.adl_payout, payout)?;

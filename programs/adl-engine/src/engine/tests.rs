@@ -73,6 +73,34 @@ fn definition_next(st: &MarketState, index: usize) -> Option<u32> {
     best.map(|b| b.2)
 }
 
+/// The walk's invariant: no entry before a saved cursor can be taken in its tier (checked
+/// by evaluating every one of them, not with the walk's code).
+fn check_cursors(st: &MarketState, index: usize) {
+    let ev = st.market.adl_events[index];
+    if ev.status != EVENT_ACTIVE {
+        return;
+    }
+    let w = st.market.adl_walks[index];
+    let tier_price = w.tier_price_or(ev.exec_price);
+    for (t, &c) in w.cursor.iter().enumerate() {
+        for e in &st.long_queue.by_leverage[..c as usize] {
+            let p = st.book.slot(e.slot()).unwrap();
+            assert!(
+                !crate::adl::takeable(
+                    p,
+                    st.market.cumulative_funding,
+                    ev.exec_price,
+                    tier_price,
+                    t as u8 + 1
+                ),
+                "slot {} before cursor {c} of tier {} is takeable",
+                e.slot(),
+                t + 1
+            );
+        }
+    }
+}
+
 /// The queue arrays hold exactly the open longs, sorted.
 fn check_queue(st: &MarketState) {
     let len = st.long_queue.len();
@@ -282,6 +310,7 @@ fn saved_cursors_follow_inserts_and_removals() {
         // the head: it is next in rank, the cursor moves back to it.
         let s = new_long(st, users, px(90), 4_500_000);
         assert_eq!(st.market.adl_walks[0].cursor, [0, 0]);
+        check_cursors(st, 0);
         assert_eq!(definition_next(st, 0), Some(s));
     });
     // It is filled first, then the walk passes the block again (the cost of the move back).
@@ -293,6 +322,76 @@ fn saved_cursors_follow_inserts_and_removals() {
         if let Some(first) = f.first() {
             assert_eq!(Some(first.slot), expected);
         }
+        if b.market.adl_events[0].status != EVENT_ACTIVE {
+            break;
+        }
+    }
+    TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+}
+
+/// A leverage drain of another event moves positions from before a ranked event's saved
+/// cursor to after it (16 tier-2 longs passed, the cursor at the first tier-1 long): the
+/// cursor follows, so no tier-1 long slips behind it, and the ranked event's fills are still
+/// the definition's. (Without the upkeep in `apply_drain` the cursor would stay at 16 and
+/// skip the tier-1 longs shifted in front of it.)
+#[test]
+fn saved_cursors_follow_a_drain_of_another_event() {
+    TEST_WALK_CAP.with(|c| c.set(16));
+    let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); 16];
+    longs.extend(vec![(ONE, px(90), 45 * USD); 40]);
+    let mut b = market(&longs, 10 * ONE, px(100), 10);
+    start(&mut b);
+    let (f, _, _) = keeper_tx(&mut b, 24);
+    assert!(f.is_empty());
+    assert_eq!(b.market.adl_walks[0].cursor, [16, 0]);
+    // A second bankrupt short (30 at 100 with 450 margin, bankrupt at 130) in drain mode.
+    let mut fund = b.fund;
+    b.with(|st, users| {
+        let mut u = user(2_000_000);
+        let (slot, _, _) = st
+            .fill_user(
+                &mut u,
+                -30 * ONE,
+                px(100) * 30,
+                450 * USD as u64,
+                0,
+                px(100),
+            )
+            .unwrap();
+        st.market.adl_mode = ADL_MODE_LEVERAGE_DRAIN;
+        st.start_adl(slot, &mut u, &mut fund, px(130), 2).unwrap();
+        users.push(u);
+        let ev = st.market.adl_events[1];
+        assert_eq!(
+            (ev.status, ev.mode),
+            (EVENT_ACTIVE, ADL_MODE_LEVERAGE_DRAIN)
+        );
+        let len = st.long_queue.len();
+        let fills = {
+            let book = &*st.book.slots;
+            let lev = &st.long_queue.by_leverage[..len];
+            let get = |s: u32| book.get(s as usize);
+            let (level, set) =
+                crate::adl::find_drain_level(lev, get, 0, ev.exec_price, ev.base_remaining)
+                    .unwrap();
+            crate::adl::verify_drain(lev, get, 0, ev.exec_price, ev.base_remaining, level, &set)
+                .unwrap()
+        };
+        let moved_tier2 = fills.iter().filter(|f| f.slot < 16).count();
+        assert!(moved_tier2 > 0);
+        st.apply_drain(1, &fills).unwrap();
+        check_queue(st);
+        check_cursors(st, 0);
+        // The cursor moved back by the passed entries that left its prefix.
+        assert!(st.market.adl_walks[0].cursor[0] < 16);
+    });
+    loop {
+        let expected = b.with(|st, _| definition_next(st, 0));
+        let (f, _, _) = keeper_tx(&mut b, 24);
+        if let Some(first) = f.first() {
+            assert_eq!(Some(first.slot), expected);
+        }
+        b.with(|st, _| check_cursors(st, 0));
         if b.market.adl_events[0].status != EVENT_ACTIVE {
             break;
         }
@@ -350,6 +449,7 @@ proptest! {
         while b.market.adl_events[0].status == EVENT_ACTIVE {
             guard += 1;
             prop_assert!(guard < 10_000);
+            b.with(|st, _| check_cursors(st, 0));
             let op = ops.next().unwrap_or(Op::Adl(24));
             match op {
                 Op::Open(e, m) => b.with(|st, users| {
