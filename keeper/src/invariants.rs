@@ -222,8 +222,20 @@ pub fn check_queues(m: &MarketSnapshot) -> Result<(), String> {
             ("by_leverage", &q.by_leverage, 0usize),
             ("by_entry", &q.by_entry, 1usize),
         ] {
+            // `by_leverage` in the exact order (stored key, exact key fraction, age);
+            // `by_entry` by stored key and age.
+            let frac_of = |s: u32| m.book.slots.get(s as usize).and_then(|p| p.key_frac().ok());
+            let ord = ExactOrder {
+                is_long: side == SIDE_LONG,
+                frac_of: &frac_of,
+            };
             for w in arr.windows(2) {
-                if w[0] >= w[1] {
+                let before = if pick == 0 {
+                    ord.cmp_entries(&w[0], &w[1]).is_lt()
+                } else {
+                    w[0] < w[1]
+                };
+                if !before {
                     return Err(format!(
                         "queue side {side} {name}: not strictly sorted at {w:?}"
                     ));

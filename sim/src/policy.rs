@@ -56,7 +56,14 @@ fn sorted_arrays(cps: &[PositionSlot]) -> (Vec<QueueEntry>, Vec<QueueEntry>) {
             ent.push(e);
         }
     }
-    lev.sort_unstable();
+    // The program's exact order: stored key, exact key fraction, age.
+    let is_long = cps.iter().any(|p| p.base > 0);
+    let frac_of = |s: u32| cps.get(s as usize).and_then(|p| p.key_frac().ok());
+    adl_engine::state::ExactOrder {
+        is_long,
+        frac_of: &frac_of,
+    }
+    .sort(&mut lev);
     ent.sort_unstable();
     (lev, ent)
 }

@@ -433,3 +433,61 @@ async fn stale_flag_does_not_exempt_from_adl() {
     assert_eq!(s.book.slots[sn as usize].adl_payout, 16 * USDC);
     assert_eq!(s.book.slots[s4 as usize].base, 2 * BASE);
 }
+
+/// Issue case: two longs of 3.0 at 100 with margins 50.000001 (older) and 50.000000
+/// (newer). Exact keys (300 − C)/3: 83.33333300 and 83.333333333…; both round to the same
+/// stored key 83,333,333 price atoms, and age used to decide — the older, less leveraged one
+/// first. The queue now orders equal stored keys by the exact remainder: the newer, more
+/// leveraged long is first in line, and a proof naming the older one first is rejected.
+#[tokio::test]
+async fn near_tie_is_decided_by_the_exact_key_not_by_age() {
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    let older = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let newer = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let c = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    f.trade(0, older, c, 3 * BASE, price(100), 50_000_001, 31 * USDC)
+        .await
+        .unwrap();
+    f.trade(0, newer, c, 3 * BASE, price(100), 50_000_000, 30 * USDC)
+        .await
+        .unwrap();
+    check(&mut f).await;
+    let (so, sn, sc) = (
+        f.slot_of(0, older).await.unwrap(),
+        f.slot_of(0, newer).await.unwrap(),
+        f.slot_of(0, c).await.unwrap(),
+    );
+    let s = f.market_snapshot(0).await;
+    let (po, pn) = (s.book.slots[so as usize], s.book.slots[sn as usize]);
+    // The stored keys are equal; the exact remainders differ (0/3e9 against 1e9/3e9).
+    let (_, lo, _) = po.queue_entries(so).unwrap();
+    let (_, ln, _) = pn.queue_entries(sn).unwrap();
+    assert_eq!(lo.key, ln.key);
+    assert_eq!(lo.key, -83_333_333);
+    assert_eq!(po.key_frac().unwrap().num, 0);
+    assert_eq!(pn.key_frac().unwrap().num, 1_000_000_000);
+    let order: Vec<u32> = s.long_queue.by_leverage.iter().map(|e| e.slot()).collect();
+    assert_eq!(order, vec![sn, so]);
+    // C (short 6.0 at 100, 61 margin) is bankrupt at 112; the fund is empty: ADL.
+    f.set_price(0, price(112), 0).await.unwrap();
+    let ix = client::start_adl(&f.exchange, &f.markets[0], &f.users[c].key(), sc);
+    f.bank.send(&[ix], &[]).await.unwrap();
+    check(&mut f).await;
+    let ev = f.market_snapshot(0).await.market.adl_events[0];
+    let (ex, m) = (f.exchange, f.markets[0]);
+    let before = state_bytes(&mut f).await;
+    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![so, sn]);
+    assert_adl_err(
+        f.bank.send(&[ix], &[]).await,
+        AdlError::WrongAdlCounterparty,
+    );
+    assert_eq!(before, state_bytes(&mut f).await);
+    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![sn, so]);
+    f.bank.send(&[ix], &[]).await.unwrap();
+    check(&mut f).await;
+    assert_eq!(
+        f.market_snapshot(0).await.market.adl_events[0].status,
+        EVENT_DONE
+    );
+}

@@ -459,7 +459,12 @@ mod tests {
                 ent.push(e);
             }
         }
-        lev.sort();
+        let frac_of = |s: u32| slots.get(s as usize).and_then(|p| p.key_frac().ok());
+        crate::state::ExactOrder {
+            is_long: side == SIDE_LONG,
+            frac_of: &frac_of,
+        }
+        .sort(&mut lev);
         ent.sort();
         (lev, ent)
     }
@@ -488,10 +493,15 @@ mod tests {
             let Some(tier) = elig.iter().map(|(_, p)| p.tier).min() else {
                 break;
             };
+            let frac_of = |s: u32| slots.get(s as usize).and_then(|p| p.key_frac().ok());
+            let ord = crate::state::ExactOrder {
+                is_long: side == SIDE_LONG,
+                frac_of: &frac_of,
+            };
             let (_, p) = elig
                 .into_iter()
                 .filter(|(_, p)| p.tier == tier)
-                .min_by_key(|(e, _)| *e)
+                .min_by(|(a, _), (b, _)| ord.cmp_entries(a, b))
                 .unwrap();
             taken.insert(p.slot);
             remaining -= p.base;

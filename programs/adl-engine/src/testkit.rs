@@ -60,6 +60,18 @@ impl Bufs {
     }
 }
 
+/// Sorts `by_leverage` entries of `side` into the program's exact order (key, exact key
+/// fraction, age), reading the positions from the book.
+pub fn exact_sort(st: &MarketState, side: u8, lev: &mut [QueueEntry]) {
+    let book = &st.book;
+    let frac_of = |s: u32| book.slot(s).ok().and_then(|p| p.key_frac().ok());
+    ExactOrder {
+        is_long: side == SIDE_LONG,
+        frac_of: &frac_of,
+    }
+    .sort(lev);
+}
+
 /// Empty buffers for a market of `capacity` positions (risk parameters of the tests: 10x
 /// initial, 20x maintenance, minimum size 0.001).
 pub fn empty(capacity: usize) -> Bufs {
@@ -120,7 +132,7 @@ pub fn two_sided(longs: &[Long], shorts: &[Long]) -> Bufs {
             t.2 += size as u64;
         }
         for (side, (mut lev, mut ent, oi)) in sides.into_iter().enumerate() {
-            lev.sort_unstable();
+            exact_sort(st, side as u8, &mut lev);
             ent.sort_unstable();
             let q = if side as u8 == SIDE_LONG {
                 st.market.open_interest_long = oi;
@@ -193,7 +205,7 @@ pub fn market(longs: &[Long], short_base: i64, p_exec: u64, spare: usize) -> Buf
             ent.push(e);
             oi += base as u64;
         }
-        lev.sort_unstable();
+        exact_sort(st, SIDE_LONG, &mut lev);
         ent.sort_unstable();
         st.long_queue.by_leverage[..n].copy_from_slice(&lev);
         st.long_queue.by_entry[..n].copy_from_slice(&ent);
@@ -209,7 +221,9 @@ pub fn market(longs: &[Long], short_base: i64, p_exec: u64, spare: usize) -> Buf
         p.cost_basis = -(short_base as i128 * px(80) as i128 / ONE as i128) as i64;
         p.margin = (short_base as i128 * (p_exec - px(80)) as i128 / ONE as i128) as i64;
         let (_, l, e) = p.queue_entries(s).unwrap();
-        st.short_queue.insert(l, e).unwrap();
+        let frac = p.key_frac().unwrap();
+        st.with_queue(SIDE_SHORT, &[], |q, o| q.insert((l, frac), e, o))
+            .unwrap();
         st.market.open_interest_long = oi;
         st.market.open_interest_short = short_base as u64;
         st.market.num_positions = n as u32 + 1;

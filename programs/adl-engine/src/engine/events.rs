@@ -164,25 +164,35 @@ impl MarketState<'_> {
         };
         let mut gone_lev = Vec::with_capacity(fills.len());
         let mut gone_ent = Vec::with_capacity(fills.len());
-        let mut moved: Option<(u32, QueueEntry, QueueEntry)> = None;
+        let mut moved: Option<(u32, LevEntry, QueueEntry)> = None;
+        // Every filled position's entry as it stands, with its key fraction: the arrays are
+        // searched with these until they are re-indexed.
+        let mut stale = Vec::with_capacity(fills.len());
         let mut ev = event;
         for f in fills {
             let touch = self.market.take_touch_seq()?;
-            let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+            let pos = *self.book.slot(f.slot)?;
+            let (_, lev, ent) = pos.queue_entries(f.slot)?;
+            let frac = pos.key_frac()?;
+            stale.push((f.slot, frac));
             if self.apply_adl_fill(f)? {
-                gone_lev.push(lev);
+                gone_lev.push((lev, frac));
                 gone_ent.push(ent);
             } else {
-                moved = Some((f.slot, lev, ent));
+                moved = Some((f.slot, (lev, frac), ent));
             }
             self.book.slot_mut(f.slot)?.last_touch_seq = touch;
             self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
-        let gone = self.queue(cp_side).remove_many(gone_lev, gone_ent)?;
+        let gone = self.with_queue(cp_side, &stale, |q, o| q.remove_many(gone_lev, gone_ent, o))?;
         self.walks_removed(cp_side, &gone);
         if let Some((slot, lev, ent)) = moved {
-            let (_, nlev, nent) = self.book.slot(slot)?.queue_entries(slot)?;
-            let (from, to) = self.queue(cp_side).reposition((lev, ent), (nlev, nent))?;
+            let pos = *self.book.slot(slot)?;
+            let (_, nlev, nent) = pos.queue_entries(slot)?;
+            let nfrac = pos.key_frac()?;
+            let (from, to) = self.with_queue(cp_side, &stale, |q, o| {
+                q.reposition((lev, ent), ((nlev, nfrac), nent), o)
+            })?;
             self.walks_removed(cp_side, &[from]);
             self.walks_inserted(cp_side, to, slot)?;
         }

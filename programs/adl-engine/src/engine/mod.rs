@@ -36,24 +36,49 @@ pub struct MarketState<'a> {
     pub payouts_paused: bool,
 }
 
-type Entries = (u8, QueueEntry, QueueEntry);
+/// A position's side, its `by_leverage` entry with the exact key fraction, its `by_entry` entry.
+type Entries = (u8, LevEntry, QueueEntry);
 
 impl<'a> MarketState<'a> {
-    fn queue(&mut self, side: u8) -> &mut QueueMut<'a> {
-        if side == SIDE_LONG {
-            &mut self.long_queue
-        } else {
-            &mut self.short_queue
-        }
-    }
-
     fn entries_of(&self, slot: u32) -> Result<Option<Entries>> {
         let s = self.book.slot(slot)?;
         if s.is_open() {
-            Ok(Some(s.queue_entries(slot)?))
+            let (side, lev, ent) = s.queue_entries(slot)?;
+            Ok(Some((side, (lev, s.key_frac()?), ent)))
         } else {
             Ok(None)
         }
+    }
+
+    /// Runs `f` on `side`'s queue with the exact order of its `by_leverage` array: key
+    /// fractions are read from the book, except for the `stale` slots — positions already
+    /// changed whose entries are not yet re-indexed — whose old fractions are given.
+    pub(crate) fn with_queue<R>(
+        &mut self,
+        side: u8,
+        stale: &[(u32, math::KeyFrac)],
+        f: impl FnOnce(&mut QueueMut<'a>, &ExactOrder) -> Result<R>,
+    ) -> Result<R> {
+        let book = &self.book;
+        let frac_of = move |s: u32| -> Option<math::KeyFrac> {
+            if let Some(&(_, k)) = stale.iter().find(|(x, _)| *x == s) {
+                return Some(k);
+            }
+            book.slot(s)
+                .ok()
+                .filter(|p| p.is_open())
+                .and_then(|p| p.key_frac().ok())
+        };
+        let ord = ExactOrder {
+            is_long: side == SIDE_LONG,
+            frac_of: &frac_of,
+        };
+        let q = if side == SIDE_LONG {
+            &mut self.long_queue
+        } else {
+            &mut self.short_queue
+        };
+        f(q, &ord)
     }
 
     /// Runs `f` on a position and then re-indexes it (one binary search and one shift per
@@ -75,17 +100,20 @@ impl<'a> MarketState<'a> {
         let after = self.entries_of(slot)?;
         match (before, after) {
             (Some((sb, lb, eb)), Some((sa, la, ea))) if sb == sa => {
-                let (from, to) = self.queue(sb).reposition((lb, eb), (la, ea))?;
+                let stale = [(slot, lb.1)];
+                let (from, to) =
+                    self.with_queue(sb, &stale, |q, o| q.reposition((lb, eb), (la, ea), o))?;
                 self.walks_removed(sb, &[from]);
                 self.walks_inserted(sb, to, slot)?;
             }
             (b, a) => {
                 if let Some((sb, lb, eb)) = b {
-                    let at = self.queue(sb).remove(lb, eb)?;
+                    let stale = [(slot, lb.1)];
+                    let at = self.with_queue(sb, &stale, |q, o| q.remove(lb, eb, o))?;
                     self.walks_removed(sb, &[at]);
                 }
                 if let Some((sa, la, ea)) = a {
-                    let at = self.queue(sa).insert(la, ea)?;
+                    let at = self.with_queue(sa, &[], |q, o| q.insert(la, ea, o))?;
                     self.walks_inserted(sa, at, slot)?;
                 }
             }

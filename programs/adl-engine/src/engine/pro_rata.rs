@@ -40,6 +40,8 @@ impl MarketState<'_> {
         }
         order[..n].sort_unstable();
         let (side, lev, ent) = pos.queue_entries(slot)?;
+        let stale = [(slot, pos.key_frac()?)];
+        let lev = (lev, stale[0].1);
         for &(_, index) in &order[..n] {
             let ev = self.market.adl_events[index];
             let cur = *self.book.slot(slot)?;
@@ -70,11 +72,13 @@ impl MarketState<'_> {
         // Re-index once for all the obligations applied (ranked walks' cursors follow).
         if s.is_open() {
             let (_, nlev, nent) = s.queue_entries(slot)?;
-            let (from, to) = self.queue(side).reposition((lev, ent), (nlev, nent))?;
+            let new = ((nlev, s.key_frac()?), nent);
+            let (from, to) =
+                self.with_queue(side, &stale, |q, o| q.reposition((lev, ent), new, o))?;
             self.walks_removed(side, &[from]);
             self.walks_inserted(side, to, slot)?;
         } else {
-            let at = self.queue(side).remove(lev, ent)?;
+            let at = self.with_queue(side, &stale, |q, o| q.remove(lev, ent, o))?;
             self.walks_removed(side, &[at]);
         }
         Ok(())
@@ -142,20 +146,26 @@ impl MarketState<'_> {
             SIDE_LONG
         };
         for f in fills {
-            let (_, lev, ent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
+            let pos = *self.book.slot(f.slot)?;
+            let (_, lev, ent) = pos.queue_entries(f.slot)?;
+            let stale = [(f.slot, pos.key_frac()?)];
+            let lev = (lev, stale[0].1);
             let touch = self.market.take_touch_seq()?;
             let s = self.apply_planned(f.slot, f.funding, f.after)?;
             s.last_touch_seq = touch;
             let open = s.is_open();
             // Re-indexed with the ranked walks' cursors of other events following.
             if open {
-                let (_, nlev, nent) = self.book.slot(f.slot)?.queue_entries(f.slot)?;
-                let (from, to) = self.queue(cp_side).reposition((lev, ent), (nlev, nent))?;
+                let now = *self.book.slot(f.slot)?;
+                let (_, nlev, nent) = now.queue_entries(f.slot)?;
+                let new = ((nlev, now.key_frac()?), nent);
+                let (from, to) =
+                    self.with_queue(cp_side, &stale, |q, o| q.reposition((lev, ent), new, o))?;
                 self.walks_removed(cp_side, &[from]);
                 self.walks_inserted(cp_side, to, f.slot)?;
             } else {
                 // Drained to zero size: what equity it had is its payout.
-                let at = self.queue(cp_side).remove(lev, ent)?;
+                let at = self.with_queue(cp_side, &stale, |q, o| q.remove(lev, ent, o))?;
                 self.walks_removed(cp_side, &[at]);
                 let s = self.book.slot_mut(f.slot)?;
                 let payout = math::to_u64(s.margin.max(0) as i128)?;

@@ -47,6 +47,11 @@ fn keeper_tx(b: &mut Bufs, max: usize) -> (Vec<PlannedFill>, usize, Counts) {
 fn definition_next(st: &MarketState, index: usize) -> Option<u32> {
     let ev = st.market.adl_events[index];
     let tier_price = st.market.adl_walks[index].tier_price_or(ev.exec_price);
+    let frac_of = |s: u32| st.book.slot(s).ok().and_then(|p| p.key_frac().ok());
+    let ord = ExactOrder {
+        is_long: true,
+        frac_of: &frac_of,
+    };
     let mut best: Option<(u8, QueueEntry, u32)> = None;
     for i in 0..st.book.header.high_water {
         let p = st.book.slot(i).unwrap();
@@ -66,7 +71,10 @@ fn definition_next(st: &MarketState, index: usize) -> Option<u32> {
         }
         let tier = tier_at(p, tier_price).unwrap();
         let key = p.queue_entries(i).unwrap().1;
-        if best.is_none_or(|(t, k, _)| (tier, key) < (t, k)) {
+        let before = |(t, k, _): (u8, QueueEntry, u32)| {
+            tier.cmp(&t).then_with(|| ord.cmp_entries(&key, &k)) == core::cmp::Ordering::Less
+        };
+        if best.is_none_or(before) {
             best = Some((tier, key, i));
         }
     }
@@ -105,7 +113,14 @@ fn check_cursors(st: &MarketState, index: usize) {
 fn check_queue(st: &MarketState) {
     let len = st.long_queue.len();
     let lev = &st.long_queue.by_leverage[..len];
-    assert!(lev.windows(2).all(|w| w[0] < w[1]));
+    let frac_of = |s: u32| st.book.slot(s).ok().and_then(|p| p.key_frac().ok());
+    let ord = ExactOrder {
+        is_long: true,
+        frac_of: &frac_of,
+    };
+    assert!(lev
+        .windows(2)
+        .all(|w| ord.cmp_entries(&w[0], &w[1]) == core::cmp::Ordering::Less));
     for e in lev {
         let p = st.book.slot(e.slot()).unwrap();
         assert_eq!(p.queue_entries(e.slot()).unwrap().1, *e);
@@ -523,5 +538,98 @@ proptest! {
             }
         }
         TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+    }
+}
+
+/// `|a|·|b|` as 256 bits (hi, lo), for exact comparisons beyond i128.
+fn mul_wide(a: u128, b: u128) -> (u128, u128) {
+    let (a1, a0) = (a >> 64, a & u64::MAX as u128);
+    let (b1, b0) = (b >> 64, b & u64::MAX as u128);
+    let lo = a0 * b0;
+    let mid1 = a1 * b0;
+    let mid2 = a0 * b1;
+    let hi = a1 * b1;
+    let (mid, carry_mid) = mid1.overflowing_add(mid2);
+    let (lo2, carry_lo) = lo.overflowing_add(mid << 64);
+    let hi2 = hi + (mid >> 64) + ((carry_mid as u128) << 64) + carry_lo as u128;
+    (hi2, lo2)
+}
+
+/// Exact rank key of a position as a fraction `M/q` with `M = (B − C)·BASE − F_i·q`
+/// (so `K = M/q`), compared between two positions of one side by `M_a·q_b` against
+/// `M_b·q_a` in 256 bits — an independent rational evaluation, not the program's
+/// floor-plus-remainder code.
+fn exact_key_cmp(a: &PositionSlot, b: &PositionSlot) -> core::cmp::Ordering {
+    let m = |p: &PositionSlot| {
+        (p.cost_basis as i128 - p.margin as i128) * 1_000_000_000
+            - p.funding_snapshot as i128 * p.base as i128
+    };
+    // Same side: q_a·q_b > 0, so the comparison keeps its direction.
+    let signed = |x: i128, q: i64| -> (bool, (u128, u128)) {
+        let neg = (x < 0) != (q < 0) && x != 0;
+        (neg, mul_wide(x.unsigned_abs(), q.unsigned_abs() as u128))
+    };
+    let (na, va) = signed(m(a), b.base);
+    let (nb, vb) = signed(m(b), a.base);
+    match (na, nb) {
+        (false, true) => core::cmp::Ordering::Greater,
+        (true, false) => core::cmp::Ordering::Less,
+        (false, false) => va.cmp(&vb),
+        (true, true) => vb.cmp(&va),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    /// Books of near-ties built through the program's own paths (`fill_user`, margin
+    /// changes): positions a few atoms apart in size, cost and margin, opened at funding
+    /// indexes a few atoms apart, on both sides. The `by_leverage` order the program keeps is
+    /// exactly the order of the exact rank key (longs: larger first; shorts: smaller first),
+    /// then age — evaluated independently as rationals in 256-bit arithmetic.
+    #[test]
+    fn queue_order_is_the_exact_leverage_order(
+        specs in prop::collection::vec(
+            (any::<bool>(), -3i64..=3, -3i64..=3, -3i64..=3, -2i64..=2),
+            2..40,
+        ),
+        bumps in prop::collection::vec((any::<prop::sample::Index>(), -3i64..=3), 0..10),
+        size_units in 1i64..=7,
+    ) {
+        let mut b = empty(specs.len() + 2);
+        b.with(|st, users| {
+            for (i, &(long, dq, dn, dm, df)) in specs.iter().enumerate() {
+                super::apply_funding(st.market, df).unwrap();
+                let q = size_units * ONE + dq;
+                let notional = (size_units * 100 * USD + dn) as u64;
+                let margin = (size_units * 50 * USD + dm) as u64;
+                let mut u = user(i + 10);
+                let delta = if long { q } else { -q };
+                st.fill_user(&mut u, delta, notional, margin, 0, px(100)).unwrap();
+                users.push(u);
+            }
+            // Margin changes re-index positions among their near-ties.
+            for (idx, add) in &bumps {
+                let u = &users[1 + idx.index(users.len() - 1)];
+                let s = u.position_slot(&st.key).unwrap();
+                st.modify(s, |p, _| {
+                    p.margin += add;
+                    Ok(())
+                })
+                .unwrap();
+            }
+            for side in [SIDE_LONG, SIDE_SHORT] {
+                let q = if side == SIDE_LONG { &st.long_queue } else { &st.short_queue };
+                let got: Vec<u32> = q.by_leverage[..q.len()].iter().map(|e| e.slot()).collect();
+                let mut want = got.clone();
+                want.sort_by(|&x, &y| {
+                    let (a, b) = (st.book.slot(x).unwrap(), st.book.slot(y).unwrap());
+                    let k = exact_key_cmp(a, b);
+                    let k = if side == SIDE_LONG { k.reverse() } else { k };
+                    k.then(a.open_seq.cmp(&b.open_seq))
+                });
+                assert_eq!(got, want, "side {side}");
+            }
+        });
     }
 }

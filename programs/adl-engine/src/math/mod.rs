@@ -122,6 +122,34 @@ pub fn rank_key(base: i64, cost_basis: i64, margin: i64, funding_snapshot: i64) 
     Ok(saturate_i64(k))
 }
 
+/// The part of the exact rank key that `rank_key` rounds away: `K = rank_key + num/den`
+/// with `0 ≤ num < den = |q|` (`num = |N − q·⌊N/q⌋|`, `N = (B_q − C)·BASE`). Equal stored keys
+/// are ordered by it exactly (`frac_cmp`), so the queue order is the exact leverage order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyFrac {
+    pub num: u64,
+    pub den: u64,
+}
+
+pub fn rank_key_frac(base: i64, cost_basis: i64, margin: i64) -> MathResult<KeyFrac> {
+    if base == 0 {
+        return Err(AdlError::NoOpenPosition);
+    }
+    let num = mul(sub(cost_basis as i128, margin as i128)?, BASE_PRECISION)?;
+    let q = base as i128;
+    let rem = sub(num, mul(q, div_floor(num, q)?)?)?;
+    Ok(KeyFrac {
+        num: to_u64(rem.abs())?,
+        den: base.unsigned_abs(),
+    })
+}
+
+/// Exact comparison of two fractions in `[0, 1)`: `a.num·b.den` against `b.num·a.den`, each
+/// below 2^126 (no rounding).
+pub fn frac_cmp(a: KeyFrac, b: KeyFrac) -> core::cmp::Ordering {
+    (a.num as u128 * b.den as u128).cmp(&(b.num as u128 * a.den as u128))
+}
+
 /// Entry price `E = B_q·BASE/q` (price atoms, positive), saturated; an ordering key and a
 /// display value, never used to move money. Rounded down for a long and up for a short, so
 /// that for every whole-atom price `P` the integer key answers "in profit at `P`" exactly:

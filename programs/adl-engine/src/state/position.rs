@@ -107,6 +107,15 @@ impl PositionSlot {
     }
 
     /// The two queue entries of an open position: (`by_leverage`, `by_entry`).
+    /// The sub-atom part of the rank key, for exact ordering of equal stored keys.
+    pub fn key_frac(&self) -> Result<math::KeyFrac> {
+        Ok(math::rank_key_frac(
+            self.base,
+            self.cost_basis,
+            self.margin,
+        )?)
+    }
+
     pub fn queue_entries(&self, slot: u32) -> Result<(u8, QueueEntry, QueueEntry)> {
         require!(self.is_open(), AdlError::SlotNotOpen);
         let is_long = self.base > 0;

@@ -3,7 +3,7 @@ use core::cmp::Ordering;
 use core::mem::{align_of, size_of};
 
 use crate::error::AdlError;
-use crate::math;
+use crate::math::{self, KeyFrac};
 use crate::state::DISCRIMINATOR_LEN;
 
 /// One entry of a sorted queue array. Arrays are ascending by `(key, order)`.
@@ -79,6 +79,62 @@ impl AdlQueue {
     }
 }
 
+/// How `by_leverage` orders entries with equal stored keys: exactly, by the part of the rank
+/// key the stored key rounds away (`math::rank_key_frac`, read from the positions), then by
+/// age — so the array order is the exact leverage order. Longs: a larger fraction is a larger
+/// exact `K`, more leveraged, first; shorts: a smaller one first. Only entries whose stored
+/// key equals the one searched for have their fraction read: a search reads at most
+/// ⌈log₂ n⌉ extra slots, and none when keys differ.
+pub struct ExactOrder<'a> {
+    pub is_long: bool,
+    /// The fraction of a slot's position as its entry stands in the array (a position that
+    /// changed and is not yet re-indexed must give its old value).
+    pub frac_of: &'a dyn Fn(u32) -> Option<KeyFrac>,
+}
+
+/// One `by_leverage` entry with its exact key fraction.
+pub type LevEntry = (QueueEntry, KeyFrac);
+
+fn zero_frac(_: u32) -> Option<KeyFrac> {
+    Some(KeyFrac::default())
+}
+
+impl ExactOrder<'_> {
+    /// An order by stored key and age only (every fraction zero): for arrays whose entries
+    /// have no positions behind them (tests of the array mechanics).
+    pub fn by_key_and_age(is_long: bool) -> ExactOrder<'static> {
+        ExactOrder {
+            is_long,
+            frac_of: &zero_frac,
+        }
+    }
+
+    /// Order of array entry `x` against the entry `t` whose fraction is `ft`.
+    pub fn cmp(&self, x: &QueueEntry, t: &QueueEntry, ft: KeyFrac) -> Ordering {
+        x.key.cmp(&t.key).then_with(|| {
+            crate::meter::slot(1);
+            let fx = (self.frac_of)(x.slot()).unwrap_or_default();
+            let c = math::frac_cmp(fx, ft);
+            let c = if self.is_long { c.reverse() } else { c };
+            c.then(x.order.cmp(&t.order))
+        })
+    }
+
+    /// Order of two array entries.
+    pub fn cmp_entries(&self, a: &QueueEntry, b: &QueueEntry) -> Ordering {
+        if a.key != b.key {
+            return a.key.cmp(&b.key);
+        }
+        let fb = (self.frac_of)(b.slot()).unwrap_or_default();
+        self.cmp(a, b, fb)
+    }
+
+    /// Sorts entries into this order (books built outside the program: tests, benches).
+    pub fn sort(&self, entries: &mut [QueueEntry]) {
+        entries.sort_by(|a, b| self.cmp_entries(a, b));
+    }
+}
+
 /// Mutable view of a queue account.
 pub struct QueueMut<'a> {
     pub header: &'a mut AdlQueue,
@@ -118,20 +174,25 @@ impl QueueMut<'_> {
 
     /// Inserts an open position's two entries. Returns the new entry's index in
     /// `by_leverage` (ADL walk cursors are kept valid from it).
-    pub fn insert(&mut self, lev: QueueEntry, ent: QueueEntry) -> Result<usize> {
+    pub fn insert(&mut self, lev: LevEntry, ent: QueueEntry, ord: &ExactOrder) -> Result<usize> {
         let len = self.len();
         require!(len < self.header.capacity as usize, AdlError::QueueFull);
-        let at = sorted_insert(self.by_leverage, len, lev);
-        sorted_insert(self.by_entry, len, ent);
+        let at = lev_position(self.by_leverage, len, lev, ord);
+        shift_in(self.by_leverage, len, at, lev.0);
+        let j = sorted_position(self.by_entry, len, ent);
+        shift_in(self.by_entry, len, j, ent);
         self.header.len += 1;
         Ok(at)
     }
 
-    /// Removes a position's two entries. Returns the removed entry's index in `by_leverage`.
-    pub fn remove(&mut self, lev: QueueEntry, ent: QueueEntry) -> Result<usize> {
+    /// Removes a position's two entries (`lev` with the fraction its entry was placed by).
+    /// Returns the removed entry's index in `by_leverage`.
+    pub fn remove(&mut self, lev: LevEntry, ent: QueueEntry, ord: &ExactOrder) -> Result<usize> {
         let len = self.len();
-        let at = sorted_remove(self.by_leverage, len, lev)?;
-        sorted_remove(self.by_entry, len, ent)?;
+        let at = lev_find(self.by_leverage, len, lev, ord).ok_or(AdlError::QueueCorrupt)?;
+        shift_out(self.by_leverage, len, at);
+        let j = sorted_find(self.by_entry, len, ent).ok_or(AdlError::QueueCorrupt)?;
+        shift_out(self.by_entry, len, j);
         self.header.len -= 1;
         Ok(at)
     }
@@ -140,17 +201,24 @@ impl QueueMut<'_> {
     /// removed entries' indices in `by_leverage` before the removal, ascending.
     pub fn remove_many(
         &mut self,
-        mut lev: Vec<QueueEntry>,
-        mut ent: Vec<QueueEntry>,
+        lev: Vec<LevEntry>,
+        ent: Vec<QueueEntry>,
+        ord: &ExactOrder,
     ) -> Result<Vec<usize>> {
         if lev.is_empty() {
             return Ok(Vec::new());
         }
-        lev.sort_unstable();
-        ent.sort_unstable();
         let len = self.len();
-        let at = compact(self.by_leverage, len, &lev)?;
-        compact(self.by_entry, len, &ent)?;
+        let mut at = Vec::with_capacity(lev.len());
+        for e in &lev {
+            at.push(lev_find(self.by_leverage, len, *e, ord).ok_or(AdlError::QueueCorrupt)?);
+        }
+        let mut at_ent = Vec::with_capacity(ent.len());
+        for e in &ent {
+            at_ent.push(sorted_find(self.by_entry, len, *e).ok_or(AdlError::QueueCorrupt)?);
+        }
+        let at = compact(self.by_leverage, len, at)?;
+        compact(self.by_entry, len, at_ent)?;
         self.header.len -= lev.len() as u32;
         Ok(at)
     }
@@ -160,14 +228,31 @@ impl QueueMut<'_> {
     /// `.1` (an index of the array without the entry).
     pub fn reposition(
         &mut self,
-        old: (QueueEntry, QueueEntry),
-        new: (QueueEntry, QueueEntry),
+        old: (LevEntry, QueueEntry),
+        new: (LevEntry, QueueEntry),
+        ord: &ExactOrder,
     ) -> Result<(usize, usize)> {
         let len = self.len();
-        let moved = sorted_move(self.by_leverage, len, old.0, new.0)?;
-        sorted_move(self.by_entry, len, old.1, new.1)?;
+        let i = lev_find(self.by_leverage, len, old.0, ord).ok_or(AdlError::QueueCorrupt)?;
+        let j = lev_position(self.by_leverage, len, new.0, ord);
+        let moved = shift_move(self.by_leverage, len, i, j, new.0 .0);
+        let i = sorted_find(self.by_entry, len, old.1).ok_or(AdlError::QueueCorrupt)?;
+        let j = sorted_position(self.by_entry, len, new.1);
+        shift_move(self.by_entry, len, i, j, new.1);
         Ok(moved)
     }
+}
+
+/// Position of `e` in the exactly ordered prefix `by_leverage[..len]`, if present.
+pub fn lev_find(arr: &[QueueEntry], len: usize, e: LevEntry, ord: &ExactOrder) -> Option<usize> {
+    crate::meter::search(len);
+    arr[..len].binary_search_by(|x| ord.cmp(x, &e.0, e.1)).ok()
+}
+
+/// Index of the first entry of `by_leverage[..len]` not ordered before `e`.
+fn lev_position(arr: &[QueueEntry], len: usize, e: LevEntry, ord: &ExactOrder) -> usize {
+    crate::meter::search(len);
+    arr[..len].partition_point(|x| ord.cmp(x, &e.0, e.1) == Ordering::Less)
 }
 
 /// Position of `e` in the sorted prefix `arr[..len]`, if present.
@@ -182,72 +267,64 @@ fn sorted_position(arr: &[QueueEntry], len: usize, e: QueueEntry) -> usize {
     arr[..len].partition_point(|x| *x < e)
 }
 
-fn sorted_insert(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> usize {
-    let j = sorted_position(arr, len, e);
+/// Inserts `e` at `j` with one shift of the tail.
+fn shift_in(arr: &mut [QueueEntry], len: usize, j: usize, e: QueueEntry) {
     arr.copy_within(j..len, j + 1);
     crate::meter::memmove(len - j);
     arr[j] = e;
-    j
 }
 
-fn sorted_remove(arr: &mut [QueueEntry], len: usize, e: QueueEntry) -> Result<usize> {
-    let i = sorted_find(arr, len, e).ok_or(AdlError::QueueCorrupt)?;
+/// Removes the entry at `i` with one shift of the tail.
+fn shift_out(arr: &mut [QueueEntry], len: usize, i: usize) {
     arr.copy_within(i + 1..len, i);
     crate::meter::memmove(len - i - 1);
     arr[len - 1] = QueueEntry::default();
-    Ok(i)
 }
 
-/// Drops the sorted entries `gone` from `arr[..len]`: each is found by binary search, then
-/// every run of kept entries between two removed ones moves left in one `copy_within`
-/// (a memmove on SBF), and the `k` freed entries at the end are zeroed. Work: `k` binary
-/// searches, `k + 1` memmoves of the kept runs (bytes moved: the entries after the first
-/// removed one), no element loop over the array.
-fn compact(arr: &mut [QueueEntry], len: usize, gone: &[QueueEntry]) -> Result<Vec<usize>> {
+/// Drops the entries at the indices `gone` of `arr[..len]`: every run of kept entries
+/// between two removed ones moves left in one `copy_within` (a memmove on SBF), and the `k`
+/// freed entries at the end are zeroed. Work: `k + 1` memmoves of the kept runs (bytes moved:
+/// the entries after the first removed one), no element loop over the array. Returns the
+/// indices ascending.
+fn compact(arr: &mut [QueueEntry], len: usize, mut gone: Vec<usize>) -> Result<Vec<usize>> {
+    gone.sort_unstable();
     let k = gone.len();
-    let Some(first) = gone.first() else {
-        return Ok(Vec::new());
-    };
-    let mut i = sorted_find(arr, len, *first).ok_or(AdlError::QueueCorrupt)?;
-    let mut at = Vec::with_capacity(k);
+    if k == 0 {
+        return Ok(gone);
+    }
     for g in 0..k {
-        at.push(i);
         // The run after this removed entry, up to the next removed one (or the end), moves
-        // left by the number of entries removed so far (g + 1). Everything before the next
-        // removed entry is smaller than it, so the binary search stays valid while runs move.
-        let end = match gone.get(g + 1) {
-            Some(next) => sorted_find(arr, len, *next).ok_or(AdlError::QueueCorrupt)?,
-            None => len,
-        };
-        // Sorted, distinct removals only.
-        require!(end > i, AdlError::QueueCorrupt);
+        // left by the number of entries removed so far (g + 1).
+        let i = gone[g];
+        let end = gone.get(g + 1).copied().unwrap_or(len);
+        // Distinct removals inside the array only.
+        require!(end > i && i < len, AdlError::QueueCorrupt);
         arr.copy_within(i + 1..end, i - g);
         crate::meter::memmove(end - i - 1);
-        i = end;
     }
     arr[len - k..len].fill(QueueEntry::default());
-    Ok(at)
+    Ok(gone)
 }
 
-/// Moves entry `old` to the sorted place of `new` with a single shift of the entries between.
-/// Returns (index `old` left, index `new` took once `old` was gone).
-fn sorted_move(
+/// Moves the entry at `i` to the place `j` found for `new` (in the array still holding the
+/// old entry) with a single shift of the entries between. Returns (index the old entry
+/// left, index `new` took once the old entry was gone).
+fn shift_move(
     arr: &mut [QueueEntry],
-    len: usize,
-    old: QueueEntry,
+    _len: usize,
+    i: usize,
+    j: usize,
     new: QueueEntry,
-) -> Result<(usize, usize)> {
-    let i = sorted_find(arr, len, old).ok_or(AdlError::QueueCorrupt)?;
-    let j = sorted_position(arr, len, new);
+) -> (usize, usize) {
     if j <= i {
         arr.copy_within(j..i, j + 1);
         crate::meter::memmove(i - j);
         arr[j] = new;
-        Ok((i, j))
+        (i, j)
     } else {
         arr.copy_within(i + 1..j, i);
         crate::meter::memmove(j - i - 1);
         arr[j - 1] = new;
-        Ok((i, j - 1))
+        (i, j - 1)
     }
 }

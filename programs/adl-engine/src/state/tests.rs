@@ -61,18 +61,20 @@ fn queue_full_and_queue_corrupt() {
     let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
     let mut q = queue_mut(bytes).unwrap();
     let e = |k: i64, o: u64| QueueEntry { key: k, order: o };
-    q.insert(e(1, 1), e(1, 1)).unwrap();
-    q.insert(e(2, 2), e(2, 2)).unwrap();
+    let z = crate::math::KeyFrac::default();
+    let ord = ExactOrder::by_key_and_age(true);
+    q.insert((e(1, 1), z), e(1, 1), &ord).unwrap();
+    q.insert((e(2, 2), z), e(2, 2), &ord).unwrap();
     assert_eq!(
-        err_of(q.insert(e(3, 3), e(3, 3))),
+        err_of(q.insert((e(3, 3), z), e(3, 3), &ord)),
         code(AdlError::QueueFull)
     );
     assert_eq!(
-        err_of(q.remove(e(9, 9), e(9, 9))),
+        err_of(q.remove((e(9, 9), z), e(9, 9), &ord)),
         code(AdlError::QueueCorrupt)
     );
     assert_eq!(
-        err_of(q.reposition((e(9, 9), e(9, 9)), (e(1, 9), e(1, 9)))),
+        err_of(q.reposition(((e(9, 9), z), e(9, 9)), ((e(1, 9), z), e(1, 9)), &ord)),
         code(AdlError::QueueCorrupt)
     );
 }
@@ -134,12 +136,14 @@ mod props {
             let mut q = queue_mut(bytes).unwrap();
             let mut model: BTreeSet<QueueEntry> = BTreeSet::new();
             let mut next = 0u64;
+            let z = crate::math::KeyFrac::default();
+            let ord = ExactOrder::by_key_and_age(false);
             for op in ops {
                 match op {
                     Op::Insert(k) => {
                         let e = QueueEntry { key: k, order: next };
                         next += 1;
-                        let r = q.insert(e, e);
+                        let r = q.insert((e, z), e, &ord);
                         if model.len() < cap {
                             prop_assert!(r.is_ok());
                             model.insert(e);
@@ -149,13 +153,13 @@ mod props {
                     }
                     Op::Remove(i) if !model.is_empty() => {
                         let e = *model.iter().nth(i % model.len()).unwrap();
-                        q.remove(e, e).unwrap();
+                        q.remove((e, z), e, &ord).unwrap();
                         model.remove(&e);
                     }
                     Op::Move(i, k) if !model.is_empty() => {
                         let old = *model.iter().nth(i % model.len()).unwrap();
                         let new = QueueEntry { key: k, order: old.order };
-                        q.reposition((old, old), (new, new)).unwrap();
+                        q.reposition(((old, z), old), ((new, z), new), &ord).unwrap();
                         model.remove(&old);
                         model.insert(new);
                     }
@@ -296,7 +300,10 @@ fn compaction_of_a_batch_at_the_head_moves_runs_not_elements() {
         })
         .collect();
     crate::meter::reset();
-    q.remove_many(lev, ent).unwrap();
+    let z = crate::math::KeyFrac::default();
+    let lev = lev.into_iter().map(|e| (e, z)).collect();
+    q.remove_many(lev, ent, &ExactOrder::by_key_and_age(true))
+        .unwrap();
     let c = crate::meter::counts();
     // No element loop; 24 binary searches of ⌈log₂(100,001)⌉ = 17 reads per array.
     assert_eq!(c.elements_moved, 0);
