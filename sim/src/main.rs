@@ -104,13 +104,13 @@ fn main() {
     }));
     let _ = std::fs::create_dir_all(&out);
     let mut reports = vec![];
-    println!("scenario | policy | bad debt | fund paid | traders deleveraged | contracts closed | haircut | overshoot | largest share | Gini | max leverage after");
-    println!("---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:");
+    println!("scenario | policy | bad debt | fund paid | traders deleveraged | contracts closed | haircut | max % (haircut/equity) | Gini of %, all winners | p50 / p90 / p99 % | Gini, hit only (USD) | largest share | max leverage after");
+    println!("---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:");
     for s in scenarios() {
         for p in Policy::ALL {
             let r = run(&s, p);
             println!(
-                "{} | {} | {:.2} | {:.2} | {} | {:.3} | {:.2} | {:.6} | {:.3} | {:.3} | {:.2}x",
+                "{} | {} | {:.2} | {:.2} | {} | {:.3} | {:.2} | {:.2}% | {:.3} | {:.2} / {:.2} / {:.2} % | {:.3} | {:.3} | {:.2}x",
                 r.scenario,
                 r.policy,
                 r.bad_debt,
@@ -118,9 +118,13 @@ fn main() {
                 r.traders_deleveraged,
                 r.contracts_closed,
                 r.haircut,
-                r.overshoot(),
-                r.largest_share,
+                100.0 * r.max_pct,
+                r.gini_all,
+                100.0 * r.pct_p50,
+                100.0 * r.pct_p90,
+                100.0 * r.pct_p99,
                 r.gini,
+                r.largest_share,
                 r.max_leverage_after
             );
             reports.push(r);
@@ -129,8 +133,13 @@ fn main() {
     let plots = [
         (
             "sim_gini.svg",
-            "Haircut concentration (Gini) by policy",
+            "Gini of haircut/equity over all winners, by policy",
             1.0f64,
+        ),
+        (
+            "sim_max_pct.svg",
+            "Largest haircut as a share of the winner's equity (max %)",
+            1.0,
         ),
         (
             "sim_largest_share.svg",
@@ -140,12 +149,10 @@ fn main() {
     ];
     for (file, title, ymax) in plots {
         let path = out.join(file);
-        let value = |r: &Report| {
-            if file == "sim_gini.svg" {
-                r.gini
-            } else {
-                r.largest_share
-            }
+        let value = |r: &Report| match file {
+            "sim_gini.svg" => r.gini_all,
+            "sim_max_pct.svg" => r.max_pct,
+            _ => r.largest_share,
         };
         if let Err(e) = bars(&path, title, &reports, value, ymax) {
             eprintln!("plot {file}: {e}");
@@ -168,7 +175,7 @@ fn main() {
     match waves::load(&data) {
         Ok(ws) => {
             let rows = waves::replay(&ws, 11);
-            println!("\nwave | needed | paper: production | paper: vector-md | paper: ILP | paper: pro-rata | ranked queue | pro-rata | leverage drain | PnL%×lev queue");
+            println!("\nwave | needed | paper: production | paper: vector-md | paper: ILP | paper: pro-rata | residual: ranked queue | residual: pro-rata | residual: leverage drain | residual: PnL%×lev queue");
             println!("---:|---:|---:|---:|---:|---:|---:|---:|---:|---:");
             let mut tot = [0.0f64; 9];
             for (w, (id, needed, ours)) in ws.iter().zip(&rows) {

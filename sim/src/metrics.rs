@@ -28,6 +28,18 @@ pub fn largest_share(xs: &[f64]) -> f64 {
     xs.iter().cloned().fold(0.0, f64::max) / total
 }
 
+/// The `p`-quantile (0 ≤ p ≤ 1) of `xs` by the nearest-rank rule: the smallest value with at
+/// least `⌈p·n⌉` values at or below it (0 for an empty list).
+pub fn quantile(xs: &[f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
 /// Results of one policy on one scenario (money in USD, sizes in whole units).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
@@ -47,8 +59,18 @@ pub struct Report {
     pub needed: f64,
     /// Largest single winner's share of the haircut.
     pub largest_share: f64,
-    /// Gini of the haircut over the winners who bore any.
+    /// Gini of the haircut over the winners who bore any (USD; favours queues: the
+    /// untouched winners are left out — kept for comparison with earlier reports).
     pub gini: f64,
+    /// The paper's `max_pct`: the largest haircut as a share of the winner's equity at the
+    /// oracle price when it was first deleveraged.
+    pub max_pct: f64,
+    /// Gini of haircut / equity over **all** winners (every short; the untouched count 0).
+    pub gini_all: f64,
+    /// Median, 90th and 99th percentile of haircut / equity over all winners.
+    pub pct_p50: f64,
+    pub pct_p90: f64,
+    pub pct_p99: f64,
     /// Highest leverage among winners still open after the event, at the final price.
     pub max_leverage_after: f64,
 }

@@ -5,7 +5,7 @@ use adl_engine::math;
 use adl_engine::state::{PositionSlot, SLOT_OPEN};
 use anchor_lang::prelude::Pubkey;
 
-use crate::metrics::{gini, largest_share, Report};
+use crate::metrics::{gini, largest_share, quantile, Report};
 use crate::policy::{allocate, Policy};
 use crate::Rng;
 
@@ -96,6 +96,8 @@ pub fn run(scenario: &Scenario, policy: Policy) -> Report {
     let (mut longs, mut shorts) = population(scenario.seed, scenario.traders);
     let mut fund = scenario.fund_usd as i128 * USD as i128;
     let mut haircuts = vec![0i128; shorts.len()];
+    // Each winner's equity at the oracle price when it was first deleveraged.
+    let mut equity_at_hit = vec![0i128; shorts.len()];
     let mut r = Report {
         policy: policy.name(),
         scenario: scenario.name.to_string(),
@@ -137,6 +139,9 @@ pub fn run(scenario: &Scenario, policy: Policy) -> Report {
                     let mut filled = 0u64;
                     for f in &fills {
                         let s = &mut shorts[f.index];
+                        if equity_at_hit[f.index] == 0 {
+                            equity_at_hit[f.index] = s.equity(0, price).unwrap_or(0).max(1);
+                        }
                         // The short buys back at P_exec instead of the oracle price: it gives
                         // up (P_exec − P)·r.
                         let at_oracle = (f.base as u128 * price as u128 / BASE as u128) as i128;
@@ -168,6 +173,17 @@ pub fn run(scenario: &Scenario, policy: Policy) -> Report {
         .map(|h| usd(*h))
         .collect();
     r.traders_deleveraged = hs.len();
+    // Haircut / equity over every winner (every short wins the crash; untouched ones: 0).
+    let pct: Vec<f64> = haircuts
+        .iter()
+        .zip(&equity_at_hit)
+        .map(|(h, e)| if *h > 0 { *h as f64 / *e as f64 } else { 0.0 })
+        .collect();
+    r.max_pct = pct.iter().cloned().fold(0.0, f64::max);
+    r.gini_all = gini(&pct);
+    r.pct_p50 = quantile(&pct, 0.50);
+    r.pct_p90 = quantile(&pct, 0.90);
+    r.pct_p99 = quantile(&pct, 0.99);
     r.largest_share = largest_share(&hs);
     r.gini = gini(&hs);
     r.haircut = usd(haircut_atoms);

@@ -104,11 +104,13 @@ fn coin_haircut(policy: Policy, rng: &mut Rng, qty: f64, gpc: f64) -> f64 {
     let gap = (gpc * 1e6).round().max(1.0) as u64;
     let mark = gap * 100;
     let exec = mark + gap;
-    let total = (qty * 5.0 * BASE) as u64;
+    // In u128: five times PUMP's 4.9e9 contracts in base atoms exceeds u64 (it used to
+    // saturate silently); each winner's share fits a position's i64 size.
+    let total = (qty * 5.0 * BASE) as u128;
     let n = 20;
+    let size = i64::try_from((total / n as u128).max(1)).unwrap_or(i64::MAX) as u64;
     let winners: Vec<PositionSlot> = (0..n)
         .map(|i| {
-            let size = (total / n as u64).max(1);
             // Shorts that sold 2–10 % above the mark, 2x–10x.
             let entry = mark + mark * rng.range(2, 11) / 100;
             let cost = (size as u128 * entry as u128 / BASE as u128) as i64;

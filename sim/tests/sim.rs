@@ -80,3 +80,25 @@ fn wave_data_matches_the_published_sums() {
         );
     }
 }
+
+#[test]
+fn fairness_metrics_over_all_winners() {
+    use adl_sim::metrics::quantile;
+    // Nearest rank: p50 of 1..=4 is 2, p90 is 4, p0 the smallest.
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), 2.0);
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.9), 4.0);
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.0), 1.0);
+    assert_eq!(quantile(&[], 0.5), 0.0);
+    // In the gap every policy deleverages someone: max % is positive and at least the p99;
+    // pro-rata touches every winner, so its p50 is positive and its Gini over all winners is
+    // below the ranked queue's (which leaves most winners at 0).
+    let s = &scenarios()[1];
+    let ranked = run(s, Policy::RankedQueue);
+    let pro = run(s, Policy::ProRata);
+    for r in [&ranked, &pro] {
+        assert!(r.max_pct > 0.0 && r.max_pct >= r.pct_p99 && r.pct_p99 >= r.pct_p90);
+        assert!(r.pct_p90 >= r.pct_p50);
+    }
+    assert!(pro.pct_p50 > 0.0);
+    assert!(pro.gini_all < ranked.gini_all);
+}
