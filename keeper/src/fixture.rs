@@ -371,6 +371,32 @@ impl Fixture {
         self.bank.send(&[ix], &[&auth]).await
     }
 
+    /// `liquidator` takes over `base` atoms (all, when bankrupt) of `owner`'s position in
+    /// `market`, posting `margin` (signed and sent by the liquidator).
+    pub async fn liquidate(
+        &mut self,
+        market: usize,
+        owner: usize,
+        liquidator: usize,
+        base: u64,
+        margin: u64,
+    ) -> Result<(), BanksClientError> {
+        let slot = self
+            .slot_of(market, owner)
+            .await
+            .ok_or(BanksClientError::ClientError("owner has no position"))?;
+        let ix = client::liquidate(
+            &self.exchange,
+            &self.markets[market],
+            &self.users[owner].key(),
+            &self.users[liquidator].key(),
+            slot,
+            base,
+            margin,
+        );
+        self.send_as(&[ix], &[liquidator]).await
+    }
+
     /// Points market `market` at `oracle` (`set_market_oracle`, signed by the admin) and, on
     /// success, makes the fixture's instructions pass that account.
     pub async fn set_market_oracle(

@@ -57,13 +57,7 @@ fn sorted_arrays(cps: &[PositionSlot]) -> (Vec<QueueEntry>, Vec<QueueEntry>) {
         }
     }
     // The program's exact order: stored key, exact key fraction, age.
-    let is_long = cps.iter().any(|p| p.base > 0);
-    let frac_of = |s: u32| cps.get(s as usize).and_then(|p| p.key_frac().ok());
-    adl_engine::state::ExactOrder {
-        is_long,
-        frac_of: &frac_of,
-    }
-    .sort(&mut lev);
+    adl_engine::state::sort_by_leverage(&mut lev, cps);
     ent.sort_unstable();
     (lev, ent)
 }

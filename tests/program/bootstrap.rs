@@ -10,8 +10,8 @@ use adl_keeper::chain::{BankChain, Chain};
 use adl_keeper::fixture::{price, Fixture, USDC};
 use solana_signer::Signer;
 
-#[tokio::test]
-async fn bootstrap_creates_an_exchange_and_is_idempotent() {
+/// A fixture and a key with 50 SOL to bootstrap another exchange with.
+async fn funded_admin() -> (Fixture, solana_keypair::Keypair) {
     let mut f = Fixture::new(price(100)).await;
     let admin = f.add_user(1_000 * USDC, 0).await;
     let admin_kp = f.users[admin].kp.insecure_clone();
@@ -19,6 +19,12 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
     let ix =
         solana_system_interface::instruction::transfer(&payer, &admin_kp.pubkey(), 50_000_000_000);
     f.bank.send(&[ix], &[]).await.unwrap();
+    (f, admin_kp)
+}
+
+#[tokio::test]
+async fn bootstrap_creates_an_exchange_and_is_idempotent() {
+    let (mut f, admin_kp) = funded_admin().await;
     let plan = BootstrapPlan {
         mint: None,
         oracle_price: price(250),
@@ -84,13 +90,7 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
 /// (set after creation on the pushed oracle); a second run changes nothing.
 #[tokio::test]
 async fn bootstrap_points_markets_at_a_pyth_account() {
-    let mut f = Fixture::new(price(100)).await;
-    let admin = f.add_user(1_000 * USDC, 0).await;
-    let admin_kp = f.users[admin].kp.insecure_clone();
-    let payer = f.admin_key();
-    let ix =
-        solana_system_interface::instruction::transfer(&payer, &admin_kp.pubkey(), 50_000_000_000);
-    f.bank.send(&[ix], &[]).await.unwrap();
+    let (mut f, admin_kp) = funded_admin().await;
     let feed = parse_feed_id("0xef0d8b6fda2ceba41da15d4095d1da392a0d2f8ed0c6c7bc0f4cfac8c280b56d")
         .unwrap();
     assert_eq!(feed[0], 0xef);

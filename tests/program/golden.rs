@@ -126,28 +126,14 @@ async fn write_golden_snapshot() {
 /// fixture. Expected: per side the rank-1 row and one trader's row, from the Rust rank view.
 #[tokio::test]
 async fn write_100k_snapshot() {
-    use adl_engine::testkit::{px, two_sided, Long, ONE};
+    use adl_engine::testkit::{random_longs, two_sided};
     use adl_keeper::accounts::{BookSnapshot, MarketSnapshot, QueueSnapshot};
     let mut f = adl_keeper::fixture::Fixture::new(adl_keeper::fixture::price(100)).await;
     f.add_market(16).await;
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut rnd = move |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
-    let mut side = || -> Vec<Long> {
-        (0..50_000)
-            .map(|_| {
-                let base = (1 + rnd(100) as i64) * ONE / 10;
-                let entry = px(80) + rnd(40_000_000);
-                let notional = (base as i128 * entry as i128 / ONE as i128) as i64;
-                (base, entry, notional * (5 + rnd(46) as i64) / 100)
-            })
-            .collect()
-    };
-    let (longs, shorts) = (side(), side());
+    let (longs, shorts) = (
+        random_longs(50_000, 0x2545_F491_4F6C_DD1D),
+        random_longs(50_000, 0x9E37_79B9_7F4A_7C15),
+    );
     let mut b = two_sided(&longs, &shorts);
     let keys = [
         f.markets[0].market,

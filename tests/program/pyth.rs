@@ -76,17 +76,7 @@ async fn pyth_price_trades_and_liquidates() {
         &update(94_5000_0000, 100_000, -8, now, slot),
         &PYTH_RECEIVER_ID,
     );
-    let sa = f.slot_of(0, a).await.unwrap();
-    let ix = client::liquidate(
-        &f.exchange,
-        &f.markets[0],
-        &f.users[a].key(),
-        &f.users[c].key(),
-        sa,
-        u64::MAX,
-        200 * USDC,
-    );
-    f.send_as(&[ix], &[c]).await.unwrap();
+    f.liquidate(0, a, c, u64::MAX, 200 * USDC).await.unwrap();
     check(&mut f).await;
     assert_eq!(f.slot_of(0, a).await, None);
     let sc = f.slot_of(0, c).await.unwrap();

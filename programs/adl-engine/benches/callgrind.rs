@@ -20,22 +20,8 @@ fn measured<R>(f: impl FnOnce() -> R) -> R {
     black_box(f())
 }
 
-fn random_longs(n: usize) -> Vec<Long> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut rnd = move |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
-    let mut longs: Vec<Long> = (0..n - 1)
-        .map(|_| {
-            let base = (1 + rnd(100) as i64) * ONE / 10;
-            let entry = px(80) + rnd(40_000_000);
-            let notional = (base as i128 * entry as i128 / ONE as i128) as i64;
-            (base, entry, notional * (5 + rnd(46) as i64) / 100)
-        })
-        .collect();
+fn book(n: usize) -> Vec<Long> {
+    let mut longs = random_longs(n - 1, 0x9E37_79B9_7F4A_7C15);
     // Slot n − 1: below maintenance at 98, not bankrupt (the liquidation target).
     longs.push((ONE, px(100), 5_500_000));
     longs
@@ -50,7 +36,7 @@ fn main() {
         longs.extend(vec![(ONE, px(90), 45 * USD); n - n / 2]);
         market(&longs, 30 * ONE, px(100), 4)
     } else {
-        market(&random_longs(n), 150 * ONE, px(112), 4)
+        market(&book(n), 150 * ONE, px(112), 4)
     };
     let mut fills = 0usize;
     let mut reads = 0usize;

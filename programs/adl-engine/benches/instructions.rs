@@ -2,7 +2,7 @@
 //! (`engine::MarketState`), on in-memory account buffers, release profile, host time.
 //! Run:
 //!
-//!     cargo bench -p adl-engine --bench instructions
+//!     cargo bench -p adl-engine --features cost-meter --bench instructions
 //!
 //! Results are recorded in docs/BENCHMARKS.md.
 
@@ -12,88 +12,37 @@ use std::time::Instant;
 use adl_engine::adl::RankWalk;
 use adl_engine::engine::MarketState;
 use adl_engine::state::*;
-use anchor_lang::prelude::Pubkey;
-use bytemuck::Zeroable;
+use adl_engine::testkit::{empty, user, Bufs, ONE};
 
-const ONE: i64 = 1_000_000_000;
 const P100: u64 = 100_000_000;
 
-struct Buffers {
-    market: Market,
-    book: Vec<u64>,
-    long: Vec<u64>,
-    short: Vec<u64>,
-    users: Vec<UserAccount>,
-    fund: InsuranceFund,
-}
-
-fn words(len: usize) -> Vec<u64> {
-    vec![0u64; len.div_ceil(8)]
-}
-
-fn new_user(i: usize) -> UserAccount {
-    let mut u = UserAccount::zeroed();
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-    u.owner = Pubkey::new_from_array(key);
-    u.free_collateral = 1_000_000_000_000_000;
-    for r in u.positions.iter_mut() {
-        r.slot = u32::MAX;
-    }
-    u
-}
+/// The market buffers of `adl_engine::testkit` with this bench's fund parameters; `with`
+/// also hands the fund to the closure.
+struct Buffers(Bufs);
 
 impl Buffers {
     fn new(capacity: usize) -> Self {
-        let mut market = Market::zeroed();
-        market.params.imr_bps = 1_000;
-        market.params.mmr_bps = 500;
-        market.params.liquidation_fee_bps = 100;
-        market.params.liquidation_fee_to_fund_bps = 5_000;
-        market.params.max_insurance_per_event = u64::MAX;
-        market.params.adl_deadline_slots = 300;
-        let mut b = Buffers {
-            market,
-            book: words(PositionBook::space(capacity)),
-            long: words(AdlQueue::space(capacity)),
-            short: words(AdlQueue::space(capacity)),
-            users: vec![],
-            fund: InsuranceFund::zeroed(),
-        };
-        let bb: &mut [u8] = bytemuck::cast_slice_mut(&mut b.book);
-        let h: &mut PositionBook = bytemuck::from_bytes_mut(&mut bb[8..BOOK_SLOTS_OFFSET]);
-        h.capacity = capacity as u32;
-        h.free_head = NIL;
-        for (q, side) in [(&mut b.long, SIDE_LONG), (&mut b.short, SIDE_SHORT)] {
-            let qb: &mut [u8] = bytemuck::cast_slice_mut(q);
-            let h: &mut AdlQueue = bytemuck::from_bytes_mut(&mut qb[8..QUEUE_ARRAYS_OFFSET]);
-            h.capacity = capacity as u32;
-            h.side = side;
-        }
-        b
+        let mut b = empty(capacity);
+        b.market.params.liquidation_fee_to_fund_bps = 5_000;
+        b.market.params.max_insurance_per_event = u64::MAX;
+        b.market.params.adl_deadline_slots = 300;
+        b.users.clear();
+        Buffers(b)
     }
 
     fn with<R>(
         &mut self,
         f: impl FnOnce(&mut MarketState, &mut Vec<UserAccount>, &mut InsuranceFund) -> R,
     ) -> R {
-        let book =
-            book_mut(bytemuck::cast_slice_mut(&mut self.book)).unwrap_or_else(|e| panic!("{e}"));
-        let long_queue =
-            queue_mut(bytemuck::cast_slice_mut(&mut self.long)).unwrap_or_else(|e| panic!("{e}"));
-        let short_queue =
-            queue_mut(bytemuck::cast_slice_mut(&mut self.short)).unwrap_or_else(|e| panic!("{e}"));
-        let mut st = MarketState {
-            key: Pubkey::new_from_array([9; 32]),
-            market: &mut self.market,
-            book,
-            long_queue,
-            short_queue,
-            price: None,
-            payouts_paused: false,
-        };
-        f(&mut st, &mut self.users, &mut self.fund)
+        let mut fund = self.0.fund;
+        let r = self.0.with(|st, users| f(st, users, &mut fund));
+        self.0.fund = fund;
+        r
     }
+}
+
+fn new_user(i: usize) -> UserAccount {
+    user(i)
 }
 
 fn trade(
@@ -122,7 +71,7 @@ fn trade(
 /// A book of `n` positions: n/2 longs and n/2 shorts of 0.1–5.0 at 95–105, 10–30 % margin.
 fn filled(n: usize, capacity: usize) -> Buffers {
     let mut b = Buffers::new(capacity);
-    b.users = (0..n).map(new_user).collect();
+    b.0.users = (0..n).map(new_user).collect();
     b.with(|st, users, _| {
         for k in 0..n / 2 {
             let size = (1 + (k * 7919) % 50) as i64 * ONE / 10;
@@ -143,8 +92,8 @@ fn main() {
     for n in [100usize, 1_000, 10_000, 60_000] {
         // trade: a new taker opens against a new maker (two inserts), 200 times.
         let mut b = filled(n, n + 400);
-        let extra = b.users.len();
-        b.users.extend((0..400).map(|i| new_user(extra + i)));
+        let extra = b.0.users.len();
+        b.0.users.extend((0..400).map(|i| new_user(extra + i)));
         let t = Instant::now();
         b.with(|st, users, _| {
             for k in 0..200 {
@@ -164,9 +113,9 @@ fn main() {
         // liquidate: at 80 many longs are below maintenance (not all bankrupt); 50 takeovers
         // of non-bankrupt positions by one liquidator.
         let mut b = filled(n, n + 10);
-        let liq = b.users.len();
-        b.users.push(new_user(liq));
-        b.fund.balance = u64::MAX / 4;
+        let liq = b.0.users.len();
+        b.0.users.push(new_user(liq));
+        b.0.fund.balance = u64::MAX / 4;
         let (count, secs) = b.with(|st, users, fund| {
             let price = 92_000_000;
             let targets: Vec<(u32, usize)> = (0..users.len() - 1)
@@ -241,7 +190,7 @@ fn main() {
             let per_fill = t.elapsed().as_secs_f64() * 1e6 / fills.len().max(1) as f64;
             (start_us, per_fill, reads as f64 / fills.len().max(1) as f64)
         });
-        black_box(&b.market);
+        black_box(&b.0.market);
         println!(
             "{n:>7} | {per_trade:>9.1} µs | {per_liq:>9.1} µs | {start_us:>9.1} µs | {fill_us:>13.1} µs | {reads:>12.1}"
         );

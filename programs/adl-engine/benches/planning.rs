@@ -61,13 +61,7 @@ fn arrays(slots: &[PositionSlot]) -> (Vec<QueueEntry>, Vec<QueueEntry>) {
         ent.push(e);
     }
     // The program's exact order: stored key, exact key fraction, age.
-    let is_long = slots.iter().any(|p| p.base > 0);
-    let frac_of = |s: u32| slots.get(s as usize).and_then(|p| p.key_frac().ok());
-    adl_engine::state::ExactOrder {
-        is_long,
-        frac_of: &frac_of,
-    }
-    .sort(&mut lev);
+    adl_engine::state::sort_by_leverage(&mut lev, slots);
     ent.sort_unstable();
     (lev, ent)
 }

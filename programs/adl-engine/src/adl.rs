@@ -459,12 +459,7 @@ mod tests {
                 ent.push(e);
             }
         }
-        let frac_of = |s: u32| slots.get(s as usize).and_then(|p| p.key_frac().ok());
-        crate::state::ExactOrder {
-            is_long: side == SIDE_LONG,
-            frac_of: &frac_of,
-        }
-        .sort(&mut lev);
+        crate::state::sort_by_leverage(&mut lev, slots);
         ent.sort();
         (lev, ent)
     }

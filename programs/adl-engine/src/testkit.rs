@@ -72,6 +72,26 @@ pub fn exact_sort(st: &MarketState, side: u8, lev: &mut [QueueEntry]) {
     .sort(lev);
 }
 
+/// `n` longs of the benches' random book (xorshift from `seed`): sizes 0.1–10, entries
+/// 80–120, margins 5–50 % of notional.
+pub fn random_longs(n: usize, seed: u64) -> Vec<Long> {
+    let mut x = seed.max(1);
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    (0..n)
+        .map(|_| {
+            let base = (1 + rnd(100) as i64) * ONE / 10;
+            let entry = px(80) + rnd(40_000_000);
+            let notional = (base as i128 * entry as i128 / ONE as i128) as i64;
+            (base, entry, notional * (5 + rnd(46) as i64) / 100)
+        })
+        .collect()
+}
+
 /// Empty buffers for a market of `capacity` positions (risk parameters of the tests: 10x
 /// initial, 20x maintenance, minimum size 0.001).
 pub fn empty(capacity: usize) -> Bufs {

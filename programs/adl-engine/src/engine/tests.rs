@@ -249,21 +249,7 @@ fn budget_c_minimum_size_positions_at_the_head_cost_per_fill() {
 /// 5–50 % of notional), event of 150 at `P_exec` 112.
 #[test]
 fn budget_d_random_book() {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut rnd = move |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
-    let longs: Vec<Long> = (0..N)
-        .map(|_| {
-            let base = (1 + rnd(100) as i64) * ONE / 10;
-            let entry = px(80) + rnd(40_000_000);
-            let notional = (base as i128 * entry as i128 / ONE as i128) as i64;
-            (base, entry, notional * (5 + rnd(46) as i64) / 100)
-        })
-        .collect();
+    let longs = random_longs(N, 0x9E37_79B9_7F4A_7C15);
     let mut b = market(&longs, 150 * ONE, px(112), 0);
     start(&mut b);
     // The definition's first counterparty is the walk's.

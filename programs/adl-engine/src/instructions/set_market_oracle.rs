@@ -39,11 +39,7 @@ pub fn handle_set_market_oracle(ctx: Context<SetMarketOracle>, cfg: OracleConfig
     let info = a.oracle.to_account_info();
     match cfg.kind {
         ORACLE_KIND_PUSHED => {
-            require_keys_eq!(*info.owner, crate::ID, AdlError::OracleWrongOwner);
-            let data = info.try_borrow_data()?;
-            let o = Oracle::try_deserialize(&mut &data[..])
-                .map_err(|_| error!(AdlError::InvalidOracleAccount))?;
-            require_keys_eq!(o.exchange, a.exchange.key(), AdlError::OracleMismatch);
+            load_pushed(&info, &a.exchange.key())?;
             m.oracle_feed_id = [0; 32];
             m.max_oracle_age_secs = 0;
         }

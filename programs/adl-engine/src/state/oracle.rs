@@ -163,6 +163,17 @@ pub fn check_pyth_message(
     })
 }
 
+/// Reads a pushed `Oracle` of `exchange`: owned by this program (`OracleWrongOwner`), an
+/// `Oracle` account (`InvalidOracleAccount`), of this exchange (`OracleMismatch`).
+pub fn load_pushed(info: &AccountInfo, exchange: &Pubkey) -> Result<Oracle> {
+    require_keys_eq!(*info.owner, crate::ID, AdlError::OracleWrongOwner);
+    let data = info.try_borrow_data()?;
+    let o = Oracle::try_deserialize(&mut &data[..])
+        .map_err(|_| error!(AdlError::InvalidOracleAccount))?;
+    require_keys_eq!(o.exchange, *exchange, AdlError::OracleMismatch);
+    Ok(o)
+}
+
 /// Checks a market against its exchange and oracle account and returns the fresh oracle
 /// price — the one function every instruction that reads a price goes through. The account
 /// must be the market's (`OracleMismatch`); then by kind: the pushed `Oracle` (owned by this
@@ -176,18 +187,11 @@ pub fn checked_oracle_price(
     require_keys_eq!(market.oracle, oracle.key(), AdlError::OracleMismatch);
     let clock = Clock::get()?;
     match market.oracle_kind {
-        ORACLE_KIND_PUSHED => {
-            require_keys_eq!(*oracle.owner, crate::ID, AdlError::OracleWrongOwner);
-            let data = oracle.try_borrow_data()?;
-            let o = Oracle::try_deserialize(&mut &data[..])
-                .map_err(|_| error!(AdlError::InvalidOracleAccount))?;
-            require_keys_eq!(o.exchange, *exchange, AdlError::OracleMismatch);
-            o.checked_price(
-                clock.slot,
-                market.params.max_oracle_staleness_slots,
-                market.params.max_oracle_conf_bps,
-            )
-        }
+        ORACLE_KIND_PUSHED => load_pushed(oracle, exchange)?.checked_price(
+            clock.slot,
+            market.params.max_oracle_staleness_slots,
+            market.params.max_oracle_conf_bps,
+        ),
         ORACLE_KIND_PYTH => Ok(checked_pyth_price(
             oracle,
             &market.oracle_feed_id,

@@ -135,6 +135,21 @@ impl ExactOrder<'_> {
     }
 }
 
+/// Sorts one side's `by_leverage` entries into the program's order, the positions read from
+/// `slots` by slot index (simulator, benches, tests).
+pub fn sort_by_leverage(entries: &mut [QueueEntry], slots: &[crate::state::PositionSlot]) {
+    let is_long = entries
+        .first()
+        .and_then(|e| slots.get(e.slot() as usize))
+        .is_some_and(|p| p.base > 0);
+    let frac_of = |s: u32| slots.get(s as usize).and_then(|p| p.key_frac().ok());
+    ExactOrder {
+        is_long,
+        frac_of: &frac_of,
+    }
+    .sort(entries);
+}
+
 /// Mutable view of a queue account.
 pub struct QueueMut<'a> {
     pub header: &'a mut AdlQueue,
