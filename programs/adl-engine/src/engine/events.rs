@@ -26,12 +26,7 @@ impl MarketState<'_> {
             .free_event_index()
             .ok_or(AdlError::AdlEventRingFull)?;
         let params = self.market.params;
-        self.modify(slot, |pos, market| {
-            pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
-            Ok(())
-        })?;
-        let pos = *self.book.slot(slot)?;
-        let eq = pos.equity(self.market.cumulative_funding, price)?;
+        let (pos, eq) = self.settled_equity(slot, price)?;
         require!(math::is_bankrupt(eq), AdlError::NotBankrupt);
         let deficit = math::to_u64(-eq)?;
         let available = fund.available(params.max_insurance_per_event);

@@ -39,12 +39,7 @@ impl MarketState<'_> {
         self.owned_open_slot(liquidatee, slot)?;
         let params = self.market.params;
         // Settle funding, then judge the position at the oracle price.
-        self.modify(slot, |pos, market| {
-            pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
-            Ok(())
-        })?;
-        let pos = *self.book.slot(slot)?;
-        let eq = pos.equity(self.market.cumulative_funding, price)?;
+        let (pos, eq) = self.settled_equity(slot, price)?;
         let mm = math::margin_requirement(pos.base, price, params.mmr_bps)?;
         require!(math::is_liquidatable(eq, mm), AdlError::NotLiquidatable);
         let bankrupt = math::is_bankrupt(eq);

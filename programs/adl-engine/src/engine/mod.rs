@@ -186,6 +186,18 @@ impl<'a> MarketState<'a> {
         Ok(())
     }
 
+    /// Settles a position's funding (re-indexing it) and returns it with its equity at
+    /// `price` — how liquidation and ADL start judge a position.
+    pub fn settled_equity(&mut self, slot: u32, price: u64) -> Result<(PositionSlot, i128)> {
+        self.modify(slot, |pos, market| {
+            pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
+            Ok(())
+        })?;
+        let pos = *self.book.slot(slot)?;
+        let eq = pos.equity(self.market.cumulative_funding, price)?;
+        Ok((pos, eq))
+    }
+
     /// Clears a position's bankruptcy flag when it is no longer bankrupt at the instruction's
     /// oracle price (or no longer open): a flag is never older than the bankruptcy it
     /// records, so a top-up cannot carry an old stamp into a later bankruptcy (grace bypass).
