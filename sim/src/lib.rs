@@ -1,8 +1,10 @@
-//! `adl-sim`: what each ADL policy does to traders in a crash. Positions, liquidations,
-//! insurance and ADL use the program crate's own types and functions (`math`, `adl`,
-//! `state`); nothing is re-derived. Policies: the program's ranked queue, pro-rata and
-//! leverage drain, and the exchanges' PnL%×leverage queue as a baseline.
+//! `adl-sim`: what each ADL policy does to traders in a crash. The market is the program's
+//! own state on the accounts' real layouts, changed only by the program's transitions
+//! (`exchange`); the simulator chooses when keepers and liquidators act. Policies: the
+//! program's ranked queue, pro-rata and leverage drain; baselines: Binance's documented
+//! ranking and the min-max haircut/equity optimum.
 
+pub mod exchange;
 pub mod metrics;
 pub mod policy;
 pub mod scenario;

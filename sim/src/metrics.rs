@@ -40,44 +40,62 @@ pub fn quantile(xs: &[f64], p: f64) -> f64 {
     v[rank - 1]
 }
 
+/// Expected shortfall at level `alpha` of a loss that grows with the rebound `r`, under an
+/// exponential rebound of mean `mean` (`r = −mean·ln(1 − u)`, u uniform): the mean loss over
+/// the worst `1 − alpha` of outcomes, by 1,000 equally likely quantiles
+/// (`u_k = (k + ½)/1000`). `loss` must be non-decreasing in `r`.
+pub fn expected_shortfall(mean: f64, alpha: f64, loss: impl Fn(f64) -> f64) -> f64 {
+    const K: usize = 1_000;
+    let start = ((alpha * K as f64).round() as usize).min(K - 1);
+    let tail: Vec<f64> = (start..K)
+        .map(|k| {
+            let u = (k as f64 + 0.5) / K as f64;
+            loss(-mean * (1.0 - u).ln())
+        })
+        .collect();
+    // `+ 0.0`: an empty or all-zero sum is −0.0 in floating point; report 0.
+    tail.iter().sum::<f64>() / tail.len() as f64 + 0.0
+}
+
 /// Results of one policy on one scenario (money in USD, sizes in whole units).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
     pub policy: &'static str,
     pub scenario: String,
-    /// Deficit no one covered (no eligible counterparty left).
-    pub bad_debt: f64,
-    /// What the insurance fund paid.
-    pub insurance_drawdown: f64,
-    /// Winners who were deleveraged at least once.
-    pub traders_deleveraged: usize,
+    /// Oracle price at the end (after the price impact of liquidations).
+    pub final_price: f64,
+    /// Insurance fund at the start and the end, and what it paid.
+    pub fund_start: f64,
+    pub fund_end: f64,
+    pub insurance_paid: f64,
+    /// Traders (and liquidators) whose position ADL reduced at least once.
+    pub traders_hit: usize,
     /// Base units closed by ADL.
     pub contracts_closed: f64,
-    /// Haircut collected from winners (PnL given up against the oracle price).
+    /// What ADL took from the reduced positions against a close at the oracle price.
     pub haircut: f64,
-    /// Haircut needed: the bankrupt positions' deficits the fund did not pay.
-    pub needed: f64,
-    /// Largest single winner's share of the haircut.
-    pub largest_share: f64,
-    /// Gini of the haircut over the winners who bore any (USD; favours queues: the
-    /// untouched winners are left out — kept for comparison with earlier reports).
-    pub gini: f64,
-    /// The paper's `max_pct`: the largest haircut as a share of the winner's equity at the
-    /// oracle price when it was first deleveraged.
+    /// The paper's `max_pct`: the largest haircut as a share of the winner's equity — the
+    /// equity it would have had without ADL (at the oracle price, at its reductions: equity
+    /// just before one plus the haircuts already taken; the largest such).
     pub max_pct: f64,
-    /// Gini of haircut / equity over **all** winners (every short; the untouched count 0).
+    /// Gini of haircut / equity over **all** winners (every short of the starting book; the
+    /// untouched count 0).
     pub gini_all: f64,
     /// Median, 90th and 99th percentile of haircut / equity over all winners.
     pub pct_p50: f64,
     pub pct_p90: f64,
     pub pct_p99: f64,
-    /// Highest leverage among winners still open after the event, at the final price.
+    /// Highest and size-weighted leverage of the winners still open, at the final price.
     pub max_leverage_after: f64,
-}
-
-impl Report {
-    /// Haircut collected beyond what was needed (negative: under-collected).
-    pub fn overshoot(&self) -> f64 {
-        self.haircut - self.needed
-    }
+    pub weighted_leverage_after: f64,
+    /// Expected shortfall (95 %) of the open winners' negative equity under the rebound.
+    pub expected_shortfall: f64,
+    /// Deficit left at the end: active escrows and bankrupt positions, at the final price.
+    pub unresolved: f64,
+    /// Size still in active ADL escrows at the end.
+    pub escrow_left: f64,
+    /// The liquidators' gain (loss if negative) on what they took over, at the final price,
+    /// fees included.
+    pub liquidator_pnl: f64,
+    pub work: crate::exchange::Work,
 }

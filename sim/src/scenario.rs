@@ -1,87 +1,137 @@
-//! Crash scenarios: a population of longs and shorts, a price path, liquidations, the
-//! insurance fund, and ADL of the bankruptcies the fund cannot pay, under one policy.
+//! Crash scenarios on the simulated exchange (`exchange::Exchange`): a seeded book of longs
+//! and shorts, all opened at or above initial margin; a price path with a linear price-impact
+//! model for liquidation flow; liquidators with finite collateral who keep (and can lose on)
+//! what they take over; the insurance fund with its per-event cap; the program's grace
+//! period, ADL start, fills, pro-rata obligations, drain, event ring, deadlines and fallback.
 
 use adl_engine::math;
-use adl_engine::state::{PositionSlot, SLOT_OPEN};
-use anchor_lang::prelude::Pubkey;
+use adl_engine::state::{EVENT_ACTIVE, SIDE_LONG};
+use adl_engine::testkit::Long;
 
-use crate::metrics::{gini, largest_share, quantile, Report};
-use crate::policy::{allocate, Policy};
+use crate::exchange::{Config, Exchange, Work, SLOTS_PER_STEP};
+use crate::metrics::{expected_shortfall, gini, quantile, Report};
+use crate::policy::Policy;
 use crate::Rng;
 
 pub const BASE: u64 = 1_000_000_000;
 pub const USD: u64 = 1_000_000;
-const MMR_BPS: u32 = 500;
-const LIQ_FEE_BPS: u32 = 100;
 
+/// One scenario: the market, the book and the path.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    pub name: &'static str,
-    /// Oracle prices, USD per unit, after the start at 100.
-    pub path: Vec<u64>,
+    pub name: String,
+    /// Fundamental prices (USD per unit) after the start at 100, one per step of
+    /// `SLOTS_PER_STEP` slots; the oracle is this price moved by the liquidation flow.
+    pub path: Vec<f64>,
     pub seed: u64,
     /// Positions per side.
     pub traders: usize,
-    /// Insurance fund at the start, USD.
-    pub fund_usd: u64,
+    /// Highest leverage of the book at entry; the initial margin is its inverse.
+    pub max_leverage: f64,
+    /// Maintenance margin, bps of notional.
+    pub mmr_bps: u32,
+    /// Insurance fund at the start, % of the long side's notional at 100.
+    pub fund_pct: f64,
+    /// Price impact: liquidating the whole long side's notional moves the oracle by this
+    /// fraction (linear, permanent: `P = F·(1 − impact·flow/OI notional)`).
+    pub impact: f64,
+    /// Liquidators' total collateral, % of the long side's notional at 100 (four liquidators).
+    pub liquidator_pct: f64,
+    /// Funding index change per step (quote atoms per base unit; negative: shorts pay).
+    pub funding_per_step: i64,
+    /// Mean of the exponential rebound after the crash that the expected shortfall of the
+    /// remaining book is measured under.
+    pub rebound_mean: f64,
 }
 
-/// The three scenarios of docs/simulator.md: a crash in four steps, a one-step gap, and a
-/// slow grind, each against the same seeded population.
-pub fn scenarios() -> Vec<Scenario> {
-    let crash: Vec<u64> = vec![91, 82, 73, 64];
-    let grind: Vec<u64> = (1..=40).map(|i| 100 - i / 2).collect();
-    vec![
+impl Scenario {
+    /// The base case all others vary: 2,000 positions a side, leverage up to 20x (initial
+    /// margin 5 %), maintenance 2.5 %, a fund of 0.5 % of open interest, liquidators with
+    /// 10 % of it, liquidating all open interest would move the price 20 %.
+    pub fn base(name: &str, path: Vec<f64>) -> Self {
         Scenario {
-            name: "crash 100→64 in 4 steps",
-            path: crash,
+            name: name.to_string(),
+            path,
             seed: 7,
             traders: 2_000,
-            fund_usd: 2_000,
-        },
-        Scenario {
-            name: "gap 100→72 at once",
-            path: vec![72],
-            seed: 7,
-            traders: 2_000,
-            fund_usd: 2_000,
-        },
-        Scenario {
-            name: "grind 100→80 in 40 steps",
-            path: grind,
-            seed: 7,
-            traders: 2_000,
-            fund_usd: 2_000,
-        },
-    ]
-}
-
-fn position(rng: &mut Rng, i: usize, long: bool) -> PositionSlot {
-    // Leverage 1.5x–20x, skewed low (u² spread); size 0.1–10; entry 97–103.
-    let u = rng.range(0, 10_000) as f64 / 10_000.0;
-    let lev = 1.5 + 18.5 * u * u;
-    let size = rng.range(1, 101) * BASE / 10;
-    let entry = rng.range(97_000_000, 103_000_001);
-    let cost = (size as u128 * entry as u128 / BASE as u128) as i64;
-    let margin = (cost as f64 / lev) as i64;
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    key[8] = long as u8;
-    PositionSlot {
-        owner: Pubkey::new_from_array(key),
-        base: if long { size as i64 } else { -(size as i64) },
-        cost_basis: if long { cost } else { -cost },
-        margin,
-        open_seq: i as u64,
-        status: SLOT_OPEN,
-        ..PositionSlot::default()
+            max_leverage: 20.0,
+            mmr_bps: 250,
+            fund_pct: 0.5,
+            impact: 0.2,
+            liquidator_pct: 10.0,
+            funding_per_step: 0,
+            rebound_mean: 0.10,
+        }
     }
 }
 
-pub fn population(seed: u64, n: usize) -> (Vec<PositionSlot>, Vec<PositionSlot>) {
+/// The scenarios of docs/simulator.md.
+pub fn scenarios() -> Vec<Scenario> {
+    let grind: Vec<f64> = (1..=40).map(|i| 100.0 - i as f64 / 2.0).collect();
+    let mut funding = Scenario::base("crash with funding (shorts pay)", crash_path(64.0));
+    funding.funding_per_step = -200_000;
+    let mut thin = Scenario::base("crash, liquidators short of collateral", crash_path(64.0));
+    thin.liquidator_pct = 1.0;
+    vec![
+        Scenario::base("crash 100→64 in 4 steps", crash_path(64.0)),
+        Scenario::base("gap 100→72 at once", vec![72.0]),
+        Scenario::base("grind 100→80 in 40 steps", grind),
+        thin,
+        funding,
+    ]
+}
+
+/// A crash from 100 to `to` in four equal steps.
+pub fn crash_path(to: f64) -> Vec<f64> {
+    (1..=4)
+        .map(|i| 100.0 - (100.0 - to) * i as f64 / 4.0)
+        .collect()
+}
+
+fn position(rng: &mut Rng, max_lev: f64) -> Long {
+    // Leverage 1.5x–max, skewed low (u² spread); size 0.1–10; entry 97–103; margin raised
+    // to initial margin at 100 where the entry alone would leave it short.
+    let u = rng.range(0, 10_000) as f64 / 10_000.0;
+    let lev = 1.5 + (max_lev - 1.5) * u * u;
+    let size = rng.range(1, 101) * BASE / 10;
+    let entry = rng.range(97_000_000, 103_000_001);
+    let notional = (size as u128 * entry as u128 / BASE as u128) as i64;
+    (size as i64, entry, (notional as f64 / lev) as i64)
+}
+
+/// Raises a position's margin to initial margin at price 100 (+1 atom) when needed.
+fn at_initial_margin(p: &mut Long, is_long: bool, imr_bps: u32) {
+    let base = if is_long { p.0 } else { -p.0 };
+    let cost = (base as i128 * p.1 as i128 / BASE as i128) as i64;
+    let px = 100 * USD;
+    let eq = math::equity(base, cost, p.2, 0, 0, px).expect("equity");
+    let im = math::margin_requirement(base, px, imr_bps).expect("im");
+    if eq < im {
+        p.2 += (im - eq) as i64 + 1;
+    }
+}
+
+/// The starting book: `n` longs, and `n` shorts holding the same sizes in another order
+/// (both sides' open interest equal), every position at or above initial margin at 100.
+pub fn population(seed: u64, n: usize, max_lev: f64, imr_bps: u32) -> (Vec<Long>, Vec<Long>) {
     let mut rng = Rng::new(seed);
-    let longs = (0..n).map(|i| position(&mut rng, i, true)).collect();
-    let shorts = (0..n).map(|i| position(&mut rng, n + i, false)).collect();
+    let mut longs: Vec<Long> = (0..n).map(|_| position(&mut rng, max_lev)).collect();
+    let mut shorts: Vec<Long> = (0..n).map(|_| position(&mut rng, max_lev)).collect();
+    // Same sizes on both sides: shorts take the longs' sizes, shuffled.
+    let mut sizes: Vec<i64> = longs.iter().map(|l| l.0).collect();
+    for i in (1..sizes.len()).rev() {
+        sizes.swap(i, rng.range(0, i as u64 + 1) as usize);
+    }
+    for (s, size) in shorts.iter_mut().zip(sizes) {
+        s.2 = (s.2 as i128 * size as i128 / s.0 as i128) as i64;
+        s.0 = size;
+    }
+    for l in longs.iter_mut() {
+        at_initial_margin(l, true, imr_bps);
+    }
+    for s in shorts.iter_mut() {
+        at_initial_margin(s, false, imr_bps);
+    }
     (longs, shorts)
 }
 
@@ -89,117 +139,207 @@ fn usd(atoms: i128) -> f64 {
     atoms as f64 / USD as f64
 }
 
-/// Runs `scenario` under `policy`: the crash hits the longs; liquidations close the ones below
-/// maintenance; the fund pays bankruptcies while it can; the rest goes to ADL against the
-/// shorts.
-pub fn run(scenario: &Scenario, policy: Policy) -> Report {
-    let (mut longs, mut shorts) = population(scenario.seed, scenario.traders);
-    let mut fund = scenario.fund_usd as i128 * USD as i128;
-    let mut haircuts = vec![0i128; shorts.len()];
-    // Each winner's equity at the oracle price when it was first deleveraged.
-    let mut equity_at_hit = vec![0i128; shorts.len()];
-    let mut r = Report {
-        policy: policy.name(),
-        scenario: scenario.name.to_string(),
-        ..Report::default()
-    };
-    let mut haircut_atoms = 0i128;
-    let mut needed_atoms = 0i128;
-    let mut paid_atoms = 0i128;
-    let mut bad_debt_atoms = 0i128;
-    let mut closed_atoms = 0u128;
-    for &px in &scenario.path {
-        let price = px * USD;
-        for long in longs.iter_mut().filter(|p| p.is_open()) {
-            let Ok(eq) = long.equity(0, price) else {
-                continue;
-            };
-            let Ok(mm) = math::margin_requirement(long.base, price, MMR_BPS) else {
-                continue;
-            };
-            if eq >= mm {
-                continue;
+/// Everything one run produces: the report, the fund after each step, and every winner's
+/// haircut / equity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub report: Report,
+    pub fund_path: Vec<f64>,
+    pub pct: Vec<f64>,
+}
+
+/// Steps run at the last price after the path, so deadlines pass and fallbacks complete.
+pub const TAIL_STEPS: usize = 24;
+
+/// The market configuration of a scenario under a policy.
+pub fn config(s: &Scenario, policy: Policy, oi_notional: u64) -> Config {
+    let imr_bps = (10_000.0 / s.max_leverage).round() as u32;
+    Config {
+        imr_bps,
+        mmr_bps: s.mmr_bps,
+        liquidation_fee_bps: 100,
+        liquidation_fee_to_fund_bps: 5_000,
+        max_insurance_per_event: u64::MAX,
+        grace_slots: 2 * SLOTS_PER_STEP,
+        deadline_slots: 10 * SLOTS_PER_STEP,
+        allocation: policy.allocation(),
+        liquidators: 4,
+        liquidator_capacity: (oi_notional as f64 * s.liquidator_pct / 100.0 / 4.0) as u64,
+        fills_per_tx: 10,
+        slots_per_crank_tx: 20,
+    }
+}
+
+/// Runs `s` under `policy`.
+pub fn run(s: &Scenario, policy: Policy) -> Run {
+    let imr_bps = (10_000.0 / s.max_leverage).round() as u32;
+    let (longs, shorts) = population(s.seed, s.traders, s.max_leverage, imr_bps);
+    let oi_base: u64 = longs.iter().map(|l| l.0 as u64).sum();
+    let oi_notional = (oi_base as u128 * 100 / BASE as u128) as u64 * USD;
+    let fund = (oi_notional as f64 * s.fund_pct / 100.0) as u64;
+    let cfg = config(s, policy, oi_notional);
+    let capacity = cfg.liquidator_capacity;
+    let mut ex = Exchange::new(&longs, &shorts, fund, cfg);
+    let value0 = ex.total_value();
+    let n = s.traders;
+    let winners: Vec<usize> = (n + 1..=2 * n).collect();
+    let mut flow = 0i128;
+    let mut fund_path = vec![usd(ex.fund.balance as i128)];
+    let mut switched = vec![];
+    let last = *s.path.last().unwrap_or(&100.0);
+    let mut price = 100 * USD;
+    let path = s
+        .path
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(last, TAIL_STEPS));
+    for f in path {
+        ex.now += SLOTS_PER_STEP;
+        if s.funding_per_step != 0 {
+            adl_engine::engine::apply_funding(&mut ex.bufs.market, s.funding_per_step)
+                .expect("funding");
+        }
+        let fundamental = f * USD as f64;
+        for _round in 0..200 {
+            let moved = 1.0 - s.impact * flow as f64 / oi_notional as f64;
+            price = (fundamental * moved.clamp(0.01, 10.0)) as u64;
+            let (liquidated, dflow) = ex.liquidation_round(price);
+            flow += dflow;
+            let adl = ex.adl_round(price, &mut switched);
+            if liquidated + adl == 0 {
+                break;
             }
-            let notional = math::close_notional(true, long.base.unsigned_abs(), price).unwrap_or(0);
-            let fee = math::fee(notional, LIQ_FEE_BPS).unwrap_or(0) as i128;
-            if eq >= 0 {
-                // A liquidator takes it over; the fund earns half of what fee equity allows.
-                fund += fee.min(eq) / 2;
-            } else {
-                let deficit = -eq;
-                let pay = deficit.min(fund);
-                fund -= pay;
-                paid_atoms += pay;
-                if pay < deficit {
-                    let cash = long.margin as i128 + pay;
-                    let exec = math::adl_exec_price(long.base, long.cost_basis, cash as i64)
-                        .unwrap_or(price);
-                    let q = long.base.unsigned_abs();
-                    let fills = allocate(policy, &shorts, exec, q);
-                    let mut filled = 0u64;
-                    for f in &fills {
-                        let s = &mut shorts[f.index];
-                        if equity_at_hit[f.index] == 0 {
-                            equity_at_hit[f.index] = s.equity(0, price).unwrap_or(0).max(1);
-                        }
-                        // The short buys back at P_exec instead of the oracle price: it gives
-                        // up (P_exec − P)·r.
-                        let at_oracle = (f.base as u128 * price as u128 / BASE as u128) as i128;
-                        let cut = f.notional as i128 - at_oracle;
-                        haircuts[f.index] += cut;
-                        haircut_atoms += cut;
-                        s.set_amounts(f.after);
-                        if s.base == 0 {
-                            s.status = 0;
-                        }
-                        filled += f.base;
-                    }
-                    closed_atoms += filled as u128;
-                    let uncovered = deficit - pay;
-                    needed_atoms += uncovered;
-                    if filled < q {
-                        bad_debt_atoms += uncovered * (q - filled) as i128 / q as i128;
-                    }
-                }
-            }
-            long.status = 0;
-            long.base = 0;
+        }
+        fund_path.push(usd(ex.fund.balance as i128));
+        // The checks after every step: conservation, two-sided sizes, the queues.
+        assert_eq!(ex.total_value(), value0, "{}: value not conserved", s.name);
+        assert_eq!(ex.net_size(), 0, "{}: sizes not two-sided", s.name);
+        if let Err(e) = ex.check_queues() {
+            panic!("{}: {e}", s.name);
         }
     }
-    let final_price = scenario.path.last().copied().unwrap_or(100) * USD;
-    let hs: Vec<f64> = haircuts
+    report(
+        s, policy, &mut ex, &winners, price, capacity, fund, fund_path,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    s: &Scenario,
+    policy: Policy,
+    ex: &mut Exchange,
+    winners: &[usize],
+    price: u64,
+    liquidator_capacity: u64,
+    fund_start: u64,
+    fund_path: Vec<f64>,
+) -> Run {
+    let mut r = Report {
+        policy: policy.name(),
+        scenario: s.name.clone(),
+        final_price: price as f64 / USD as f64,
+        ..Report::default()
+    };
+    // Per winner: the haircut, and the largest equity it would have had at one of its
+    // reductions without ADL (equity just before it plus the haircuts already taken).
+    let first = winners[0];
+    let mut cut = vec![0i128; winners.len()];
+    let mut eq_first = vec![0i128; winners.len()];
+    for h in &ex.hits {
+        r.contracts_closed += h.base as f64 / BASE as f64;
+        r.haircut += usd(h.haircut);
+        if h.user >= first && h.user < first + winners.len() {
+            let i = h.user - first;
+            eq_first[i] = eq_first[i].max(h.equity_before + cut[i]).max(1);
+            cut[i] += h.haircut;
+        }
+    }
+    let pct: Vec<f64> = cut
         .iter()
-        .filter(|h| **h > 0)
-        .map(|h| usd(*h))
+        .zip(&eq_first)
+        .map(|(c, e)| if *c > 0 { *c as f64 / *e as f64 } else { 0.0 })
         .collect();
-    r.traders_deleveraged = hs.len();
-    // Haircut / equity over every winner (every short wins the crash; untouched ones: 0).
-    let pct: Vec<f64> = haircuts
+    r.traders_hit = ex
+        .hits
         .iter()
-        .zip(&equity_at_hit)
-        .map(|(h, e)| if *h > 0 { *h as f64 / *e as f64 } else { 0.0 })
-        .collect();
+        .map(|h| h.user)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     r.max_pct = pct.iter().cloned().fold(0.0, f64::max);
     r.gini_all = gini(&pct);
     r.pct_p50 = quantile(&pct, 0.50);
     r.pct_p90 = quantile(&pct, 0.90);
     r.pct_p99 = quantile(&pct, 0.99);
-    r.largest_share = largest_share(&hs);
-    r.gini = gini(&hs);
-    r.haircut = usd(haircut_atoms);
-    r.needed = usd(needed_atoms - bad_debt_atoms);
-    r.bad_debt = usd(bad_debt_atoms);
-    r.insurance_drawdown = usd(paid_atoms);
-    r.contracts_closed = closed_atoms as f64 / BASE as f64;
-    r.max_leverage_after = shorts
-        .iter()
-        .filter(|s| s.is_open())
-        .filter_map(|s| {
-            let eq = s.equity(0, final_price).ok()?;
-            math::leverage_bps(s.base, final_price, eq)
-                .ok()?
-                .map(|l| l as f64 / 1e4)
-        })
-        .fold(0.0, f64::max);
-    r
+    r.insurance_paid = usd(ex.fund.total_paid as i128);
+    r.fund_end = usd(ex.fund.balance as i128);
+    r.fund_start = usd(fund_start as i128);
+    // The winners' remaining risk at the final price, and under a rebound.
+    let (lev_max, lev_weighted, open) = ex.bufs.with(|st, users| {
+        let funding = st.market.cumulative_funding;
+        let mut open = vec![];
+        let (mut max, mut num, mut den) = (0.0f64, 0.0f64, 0.0f64);
+        for &w in winners {
+            let Some(slot) = users[w].position_slot(&st.key) else {
+                continue;
+            };
+            let p = *st.book.slot(slot).expect("slot");
+            if !p.is_open() {
+                continue;
+            }
+            open.push(p);
+            let eq = p.equity(funding, price).expect("equity");
+            if let Ok(Some(l)) = math::leverage_bps(p.base, price, eq) {
+                let l = l as f64 / 1e4;
+                max = max.max(l);
+                num += l * p.base.unsigned_abs() as f64;
+                den += p.base.unsigned_abs() as f64;
+            }
+        }
+        (max, if den > 0.0 { num / den } else { 0.0 }, open)
+    });
+    r.max_leverage_after = lev_max;
+    r.weighted_leverage_after = lev_weighted;
+    let funding = ex.bufs.market.cumulative_funding;
+    r.expected_shortfall = expected_shortfall(s.rebound_mean, 0.95, |rebound| {
+        let p = (price as f64 * (1.0 + rebound)) as u64;
+        open.iter()
+            .map(|pos| usd((-pos.equity(funding, p).unwrap_or(0)).max(0)))
+            .sum()
+    });
+    // What is left unresolved: escrows' deficits and bankrupt positions at the final price.
+    let m = ex.bufs.market;
+    let mut unresolved = 0i128;
+    for ev in m.adl_events.iter().filter(|e| e.status == EVENT_ACTIVE) {
+        let q = ev.base_remaining as i64;
+        let signed = if ev.side == SIDE_LONG { q } else { -q };
+        let eq = math::equity(signed, ev.escrow_cost, ev.escrow_cash, 0, 0, price).unwrap_or(0);
+        unresolved += (-eq).max(0);
+        r.escrow_left += ev.base_remaining as f64 / BASE as f64;
+    }
+    let bad: i128 = ex.bufs.with(|st, _| {
+        (0..st.book.header.high_water)
+            .filter_map(|i| st.book.slot(i).ok().copied())
+            .filter(|p| p.is_open())
+            .map(|p| (-p.equity(m.cumulative_funding, price).unwrap_or(0)).max(0))
+            .sum()
+    });
+    r.unresolved = usd(unresolved + bad);
+    let liq: i128 = ex
+        .liquidators
+        .clone()
+        .into_iter()
+        .map(|k| ex.value_of(k, price).0 - liquidator_capacity as i128)
+        .sum();
+    r.liquidator_pnl = usd(liq);
+    r.work = ex.work.clone();
+    Run {
+        report: r,
+        fund_path,
+        pct,
+    }
+}
+
+/// Work counters of a run, for tables.
+pub fn transactions(w: &Work) -> u64 {
+    w.liquidations + w.flags + w.adl_starts + w.adl_txs + w.crank_txs + w.drain_txs + w.fallbacks
 }

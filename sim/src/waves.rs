@@ -1,16 +1,9 @@
-//! The 16 published waves of the 10 Oct 2025 Hyperliquid ADL cascade (shared data): each
-//! wave's needed budget and its per-coin split, allocated by each policy on a synthetic
-//! winner population per coin, beside the paper's per-wave overshoots.
+//! The 16 published waves of the 10 Oct 2025 Hyperliquid ADL cascade (vendored in
+//! `sim/data`, MIT): each wave's needed budget and its per-coin split. Per-user allocations
+//! (max %, the ILP) cannot be reproduced from these files — they need the per-fill table,
+//! which is not published with them — so the simulator reports only the budgets.
 
 use std::path::Path;
-
-use adl_engine::state::{PositionSlot, SLOT_OPEN};
-use anchor_lang::prelude::Pubkey;
-
-use crate::policy::{allocate, Policy};
-use crate::Rng;
-
-const BASE: f64 = 1e9;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Wave {
@@ -95,62 +88,18 @@ pub fn load(out: &Path) -> Result<Vec<Wave>, String> {
     Ok(waves)
 }
 
-/// One coin's ADL in a wave: `qty` contracts closed at a bankruptcy gap of `gpc` per
-/// contract against a synthetic population of short winners holding five times `qty`.
-/// Returns the haircut collected (USD).
-fn coin_haircut(policy: Policy, rng: &mut Rng, qty: f64, gpc: f64) -> f64 {
-    // Prices in micro-USD per contract; the mark at 100 gaps (a 1 % gap) keeps every
-    // quantity in range; the haircut does not depend on the mark.
-    let gap = (gpc * 1e6).round().max(1.0) as u64;
-    let mark = gap * 100;
-    let exec = mark + gap;
-    // In u128: five times PUMP's 4.9e9 contracts in base atoms exceeds u64 (it used to
-    // saturate silently); each winner's share fits a position's i64 size.
-    let total = (qty * 5.0 * BASE) as u128;
-    let n = 20;
-    let size = i64::try_from((total / n as u128).max(1)).unwrap_or(i64::MAX) as u64;
-    let winners: Vec<PositionSlot> = (0..n)
-        .map(|i| {
-            // Shorts that sold 2–10 % above the mark, 2x–10x.
-            let entry = mark + mark * rng.range(2, 11) / 100;
-            let cost = (size as u128 * entry as u128 / BASE as u128) as i64;
-            let lev = rng.range(2, 11) as i64;
-            let mut key = [0u8; 32];
-            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            PositionSlot {
-                owner: Pubkey::new_from_array(key),
-                base: -(size as i64),
-                cost_basis: -cost,
-                margin: cost / lev,
-                open_seq: i as u64,
-                status: SLOT_OPEN,
-                ..PositionSlot::default()
-            }
-        })
-        .collect();
-    let q = (qty * BASE).round() as u64;
-    allocate(policy, &winners, exec, q)
-        .iter()
-        .map(|f| (f.notional as f64 - f.base as f64 * mark as f64 / BASE) / 1e6)
-        .sum()
-}
-
-/// Per wave: (wave, needed, overshoot per policy in `Policy::ALL` order).
-pub fn replay(waves: &[Wave], seed: u64) -> Vec<(u32, f64, [f64; 4])> {
-    let mut rng = Rng::new(seed);
+/// Per wave: what every policy must collect (the published need) and how it splits across
+/// coins — all the published data supports. Returns (wave, needed USD, coins, contracts
+/// closed, largest coin's share of the need).
+pub fn budgets(waves: &[Wave]) -> Vec<(u32, f64, usize, f64, f64)> {
     waves
         .iter()
         .map(|w| {
-            let mut over = [0.0; 4];
-            for (k, policy) in Policy::ALL.iter().enumerate() {
-                let collected: f64 = w
-                    .coins
-                    .iter()
-                    .map(|(_, _, qty, gpc)| coin_haircut(*policy, &mut rng, *qty, *gpc))
-                    .sum();
-                over[k] = collected - w.coins.iter().map(|(_, gx, _, _)| gx).sum::<f64>();
-            }
-            (w.wave, w.budget_needed, over)
+            let contracts: f64 = w.coins.iter().map(|c| c.2).sum();
+            let total: f64 = w.coins.iter().map(|c| c.1).sum();
+            let largest = w.coins.iter().map(|c| c.1).fold(0.0, f64::max);
+            let share = if total > 0.0 { largest / total } else { 0.0 };
+            (w.wave, w.budget_needed, w.coins.len(), contracts, share)
         })
         .collect()
 }

@@ -129,7 +129,12 @@ pub fn empty(capacity: usize) -> Bufs {
 /// A market holding `longs` then `shorts` (each `(size, entry, margin)` with a positive
 /// size), oldest first, each side's arrays sorted once; owners `user(i + 1)`.
 pub fn two_sided(longs: &[Long], shorts: &[Long]) -> Bufs {
-    let mut b = empty(longs.len() + shorts.len());
+    two_sided_with_spare(longs, shorts, 0)
+}
+
+/// `two_sided` with `spare` free slots after the positions.
+pub fn two_sided_with_spare(longs: &[Long], shorts: &[Long], spare: usize) -> Bufs {
+    let mut b = empty(longs.len() + shorts.len() + spare);
     b.with(|st, _| {
         let mut sides = [(vec![], vec![], 0u64), (vec![], vec![], 0u64)];
         let all = longs

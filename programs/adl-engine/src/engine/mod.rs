@@ -22,6 +22,33 @@ use crate::error::AdlError;
 use crate::math;
 use crate::state::*;
 
+/// `flag_bankrupt`: stamps the slot `now` at which an open position was first seen bankrupt
+/// at `price` (starting its grace period and counting it in `flagged_positions`), or clears
+/// the stamp when it has recovered.
+pub fn flag_bankrupt(
+    market: &mut Market,
+    pos: &mut PositionSlot,
+    price: u64,
+    now: u64,
+) -> Result<()> {
+    require!(pos.is_open(), AdlError::SlotNotOpen);
+    let bankrupt = math::is_bankrupt(pos.equity(market.cumulative_funding, price)?);
+    if bankrupt && pos.bankrupt_since_slot == 0 {
+        pos.bankrupt_since_slot = now.max(1);
+        market.flagged_positions = market
+            .flagged_positions
+            .checked_add(1)
+            .ok_or(AdlError::MathOverflow)?;
+    } else if !bankrupt && pos.bankrupt_since_slot != 0 {
+        pos.bankrupt_since_slot = 0;
+        market.flagged_positions = market
+            .flagged_positions
+            .checked_sub(1)
+            .ok_or(AdlError::CorruptAccount)?;
+    }
+    Ok(())
+}
+
 pub struct MarketState<'a> {
     pub key: Pubkey,
     pub market: &'a mut Market,

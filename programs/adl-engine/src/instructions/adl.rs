@@ -6,7 +6,6 @@ use anchor_lang::prelude::*;
 use crate::error::AdlError;
 use crate::events::*;
 use crate::instructions::with_market_state;
-use crate::math;
 use crate::state::*;
 
 /// The keeper's claim: the slots it says are the next counterparties in ADL rank, in order.
@@ -39,22 +38,7 @@ pub fn handle_flag_bankrupt(ctx: Context<FlagBankrupt>, slot: u32) -> Result<()>
     let mut data = info.try_borrow_mut_data()?;
     let mut book = book_mut(&mut data)?;
     let pos = book.slot_mut(slot)?;
-    require!(pos.is_open(), AdlError::SlotNotOpen);
-    let bankrupt = math::is_bankrupt(pos.equity(market.cumulative_funding, price)?);
-    let now = Clock::get()?.slot;
-    if bankrupt && pos.bankrupt_since_slot == 0 {
-        pos.bankrupt_since_slot = now.max(1);
-        market.flagged_positions = market
-            .flagged_positions
-            .checked_add(1)
-            .ok_or(AdlError::MathOverflow)?;
-    } else if !bankrupt && pos.bankrupt_since_slot != 0 {
-        pos.bankrupt_since_slot = 0;
-        market.flagged_positions = market
-            .flagged_positions
-            .checked_sub(1)
-            .ok_or(AdlError::CorruptAccount)?;
-    }
+    crate::engine::flag_bankrupt(&mut market, pos, price, Clock::get()?.slot)?;
     emit!(BankruptcyFlagged {
         market: a.market.key(),
         slot,
