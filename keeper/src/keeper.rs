@@ -9,12 +9,12 @@ use adl_engine::state::*;
 use anchor_lang::prelude::Pubkey;
 use tracing::{debug, info, warn};
 
-use crate::accounts::{
+use adl_client::accounts::{
     read_borsh, read_oracle, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot,
 };
-use crate::chain::{Chain, ChainError};
-use crate::client::{self, MarketAccounts};
-use crate::fixture::code;
+use adl_client::chain::code;
+use adl_client::chain::{Chain, ChainError};
+use adl_client::ix::{self, MarketAccounts};
 
 /// Keeper settings (from flags, environment or a config file).
 #[derive(Clone, Debug)]
@@ -79,7 +79,7 @@ fn missing(what: &str, key: &Pubkey) -> KeeperError {
 /// Loads the exchange, its fund and every market with its oracle, book and queues, in two
 /// batched reads.
 pub async fn load<C: Chain>(chain: &C, exchange: &Pubkey) -> Result<ExchangeView, KeeperError> {
-    let fund_key = client::insurance_fund_pda(exchange);
+    let fund_key = ix::insurance_fund_pda(exchange);
     let first = chain.accounts(&[*exchange, fund_key]).await?;
     let ex: Exchange = first[0]
         .as_ref()
@@ -87,7 +87,7 @@ pub async fn load<C: Chain>(chain: &C, exchange: &Pubkey) -> Result<ExchangeView
         .ok_or_else(|| missing("exchange", exchange))?;
     let fund: Option<InsuranceFund> = first[1].as_ref().and_then(|a| read_zero_copy(&a.data));
     let market_keys: Vec<Pubkey> = (0..ex.market_count)
-        .map(|i| client::market_pda(exchange, i))
+        .map(|i| ix::market_pda(exchange, i))
         .collect();
     let markets_raw = chain.accounts(&market_keys).await?;
     let mut headers = Vec::with_capacity(market_keys.len());
@@ -376,14 +376,14 @@ pub async fn tick<C: Chain>(
         let Some((m, work)) = found else { break };
         let ex = cfg.exchange;
         let ix = match &work {
-            Work::Funding => client::update_funding(&ex, &m),
+            Work::Funding => ix::update_funding(&ex, &m),
             Work::Liquidate {
                 slot,
                 owner,
                 margin,
-            } => client::liquidate(&ex, &m, owner, &keeper, *slot, u64::MAX, *margin),
-            Work::Flag { slot } => client::flag_bankrupt(&ex, &m, *slot),
-            Work::StartAdl { slot, owner } => client::start_adl(&ex, &m, owner, *slot),
+            } => ix::liquidate(&ex, &m, owner, &keeper, *slot, u64::MAX, *margin),
+            Work::Flag { slot } => ix::flag_bankrupt(&ex, &m, *slot),
+            Work::StartAdl { slot, owner } => ix::start_adl(&ex, &m, owner, *slot),
             Work::Ranked {
                 index,
                 id,
@@ -397,21 +397,19 @@ pub async fn tick<C: Chain>(
                     cap = ADL_WALK_CAP,
                     "auto_deleverage: expected work"
                 );
-                client::auto_deleverage(&ex, &m, *index as u8, *id, slots.clone())
+                ix::auto_deleverage(&ex, &m, *index as u8, *id, slots.clone())
             }
             Work::ProRata { index, id, slots } => {
-                client::apply_pro_rata(&ex, &m, *index as u8, *id, slots.clone())
+                ix::apply_pro_rata(&ex, &m, *index as u8, *id, slots.clone())
             }
             Work::Drain {
                 index,
                 id,
                 level,
                 slots,
-            } => client::adl_drain(&ex, &m, *index as u8, *id, *level, slots.clone()),
-            Work::Switch { index, id } => {
-                client::adl_switch_to_pro_rata(&ex, &m, *index as u8, *id)
-            }
-            Work::Claim { owner } => client::claim_adl_payout(&ex, &m, owner),
+            } => ix::adl_drain(&ex, &m, *index as u8, *id, *level, slots.clone()),
+            Work::Switch { index, id } => ix::adl_switch_to_pro_rata(&ex, &m, *index as u8, *id),
+            Work::Claim { owner } => ix::claim_adl_payout(&ex, &m, owner),
         };
         match chain.send(&[ix]).await {
             Ok(()) => {

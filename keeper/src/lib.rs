@@ -1,17 +1,9 @@
-//! Off-chain side of adl-engine: instruction builders, account decoders, the invariant
-//! checkers, the ADL queue view, and an in-process bank (solana-program-test) that runs the
-//! program natively for the demo and the tests. All formulas come from the program crate.
+//! The keeper: its loop (`keeper`: liquidations, ADL starts and fills, cranks, claims), the
+//! HTTP API and event stream (`serve`), the queue view (`view`) and configuration (`config`),
+//! over any `adl_client::chain::Chain`. The keeper links no bank or validator.
 #![allow(deprecated)]
 
-pub mod accounts;
-pub mod bank;
-pub mod bootstrap;
-pub mod chain;
-pub mod client;
 pub mod config;
-pub mod demo;
-pub mod fixture;
-pub mod invariants;
 pub mod keeper;
 pub mod serve;
 pub mod view;

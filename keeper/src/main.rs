@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use adl_client::chain::{Chain, RpcChain};
 use adl_engine::state::{SIDE_LONG, SIDE_SHORT};
-use adl_keeper::chain::{Chain, RpcChain};
 use adl_keeper::config::{self, ConfigError, FileConfig, Settings};
 use adl_keeper::keeper::{tick, KeeperError};
 use clap::{Args, Parser, Subcommand};
@@ -37,9 +37,6 @@ struct Common {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the program on an in-process bank: twenty traders, both ADL queues, then a crash
-    /// resolved by liquidations and ADL.
-    Demo,
     /// Keep an exchange healthy: liquidate, start and run ADL events, crank funding and
     /// pro-rata obligations, claim payouts.
     Run {
@@ -133,9 +130,6 @@ fn settings(file: &Option<PathBuf>, over: FileConfig) -> Result<Settings, Config
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Demo => {
-            print!("{}", adl_keeper::demo::run().await?);
-        }
         Command::Run {
             common,
             keypair,
@@ -226,17 +220,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 .into());
             }
             let chain = RpcChain::new(&rpc_url, config::read_keypair(&path)?);
-            let plan = adl_keeper::bootstrap::BootstrapPlan {
+            let plan = adl_client::bootstrap::BootstrapPlan {
                 mint,
                 oracle_price,
                 unstake_cooldown_slots,
                 unstake_window_slots,
                 market_capacities: capacities,
-                params: adl_keeper::bootstrap::default_params(),
+                params: adl_client::bootstrap::default_params(),
                 pyth: match pyth_feed {
                     Some(f) => {
                         let feed_id =
-                            adl_keeper::bootstrap::parse_feed_id(&f).ok_or_else(|| {
+                            adl_client::bootstrap::parse_feed_id(&f).ok_or_else(|| {
                                 ConfigError(format!("--pyth-feed is not 64 hex digits: {f}"))
                             })?;
                         let account = match pyth_account {
@@ -245,9 +239,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                                     "--pyth-account is not a base58 public key: {a}"
                                 ))
                             })?,
-                            None => adl_keeper::bootstrap::sponsored_feed_account(0, &feed_id),
+                            None => adl_client::bootstrap::sponsored_feed_account(0, &feed_id),
                         };
-                        Some(adl_keeper::bootstrap::PythSource {
+                        Some(adl_client::bootstrap::PythSource {
                             feed_id,
                             account,
                             max_age_secs: pyth_max_age_secs,
@@ -256,7 +250,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     None => None,
                 },
             };
-            let done = adl_keeper::bootstrap::bootstrap(&chain, &plan).await?;
+            let done = adl_client::bootstrap::bootstrap(&chain, &plan).await?;
             println!(
                 "exchange {}\nmint {}\ninsurance_fund {}\noracle {}",
                 done.exchange, done.mint, done.fund, done.oracle
@@ -341,16 +335,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The in-process bank of the demo logs every transaction (and its accounts database its
-    // housekeeping) unless told otherwise: by default the keeper's own messages only, and
-    // for the demo (whose report is its output) errors only.
+    // By default the keeper's own messages only (and errors of everything else).
     if std::env::var_os("RUST_LOG").is_none() {
-        let filter = if matches!(cli.command, Command::Demo) {
-            "error"
-        } else {
-            "error,adl_keeper=info"
-        };
-        std::env::set_var("RUST_LOG", filter);
+        std::env::set_var("RUST_LOG", "error,adl_keeper=info");
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

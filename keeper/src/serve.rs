@@ -21,9 +21,9 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 use tracing::warn;
 
-use crate::chain::Chain;
 use crate::keeper::{load, ExchangeView};
 use crate::view::queue_rows;
+use adl_client::chain::Chain;
 
 /// An alert pushed to subscribers.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub struct SideQuery {
     side: Option<String>,
 }
 
-fn rows_json(snap: &crate::accounts::MarketSnapshot, side: u8) -> Vec<QueueRowJson> {
+fn rows_json(snap: &adl_client::accounts::MarketSnapshot, side: u8) -> Vec<QueueRowJson> {
     queue_rows(snap, side, snap.oracle.price)
         .into_iter()
         .map(|r| QueueRowJson {

@@ -8,7 +8,7 @@ use adl_engine::state::*;
 use anchor_lang::prelude::Pubkey;
 use std::fmt::Write;
 
-use crate::accounts::MarketSnapshot;
+use adl_client::accounts::MarketSnapshot;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueRow {
@@ -116,7 +116,7 @@ pub fn format_queue(m: &MarketSnapshot, side: u8, price: u64) -> String {
 
 /// What `adl-keeper queue` prints: the market's queue tables for `sides`, loaded through any
 /// chain at the market's oracle price.
-pub async fn queue_report<C: crate::chain::Chain>(
+pub async fn queue_report<C: adl_client::chain::Chain>(
     chain: &C,
     exchange: &Pubkey,
     market: u16,

@@ -1,11 +1,11 @@
 //! Ranked ADL end to end: the worked example of docs/adl.md with exact atoms for every
 //! party, and adversarial rank proofs, each rejected with nothing changed.
 
+use adl_client::ix;
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 
 /// Parties of the worked example.
 pub struct Example {
@@ -69,7 +69,7 @@ pub async fn example() -> Example {
 
 async fn start(e: &mut Example) -> u32 {
     let xs = e.f.slot_of(0, e.x).await.unwrap();
-    let ix = client::start_adl(&e.f.exchange, &e.f.markets[0], &e.f.users[e.x].key(), xs);
+    let ix = ix::start_adl(&e.f.exchange, &e.f.markets[0], &e.f.users[e.x].key(), xs);
     e.f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut e.f).await;
     xs
@@ -153,7 +153,7 @@ async fn worked_example_exact_atoms() {
     let lev: Vec<u32> = s.long_queue.by_leverage.iter().map(|q| q.slot()).collect();
     assert_eq!(lev, vec![s4, s1, s3, s2]);
 
-    let ix = client::auto_deleverage(&e.f.exchange, &e.f.markets[0], 0, ev.id, vec![s1, s3, s2]);
+    let ix = ix::auto_deleverage(&e.f.exchange, &e.f.markets[0], 0, ev.id, vec![s1, s3, s2]);
     e.f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut e.f).await;
     let s = e.f.market_snapshot(0).await;
@@ -206,14 +206,14 @@ async fn worked_example_exact_atoms() {
 
     // Claims are permissionless and pay only the owner.
     let l1_free = e.f.user_account(e.l1).await.free_collateral;
-    let ix = client::claim_adl_payout(&e.f.exchange, &e.f.markets[0], &e.f.users[e.l1].key());
+    let ix = ix::claim_adl_payout(&e.f.exchange, &e.f.markets[0], &e.f.users[e.l1].key());
     e.f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut e.f).await;
     let u1 = e.f.user_account(e.l1).await;
     assert_eq!(u1.free_collateral, l1_free + 100_909_088);
     assert_eq!(u1.num_positions, 0);
     let l2_free = e.f.user_account(e.l2).await.free_collateral;
-    let ix = client::claim_adl_payout(&e.f.exchange, &e.f.markets[0], &e.f.users[e.l2].key());
+    let ix = ix::claim_adl_payout(&e.f.exchange, &e.f.markets[0], &e.f.users[e.l2].key());
     e.f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut e.f).await;
     assert_eq!(
@@ -271,38 +271,38 @@ async fn adversarial_rank_proofs_are_rejected() {
     ];
     for (proof, err, what) in claims {
         let before = state_bytes(&mut e.f).await;
-        let ix = client::auto_deleverage(&ex, &m, 0, ev.id, proof);
+        let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, proof);
         let r = e.f.bank.send(&[ix], &[]).await;
         assert_adl_err(r, err);
         assert_eq!(before, state_bytes(&mut e.f).await, "{what} changed state");
     }
     // Wrong event id, empty ring entry, index past the ring.
     for (index, id) in [(0u8, ev.id + 1), (1, 0), (200, 0)] {
-        let ix = client::auto_deleverage(&ex, &m, index, id, vec![s1]);
+        let ix = ix::auto_deleverage(&ex, &m, index, id, vec![s1]);
         assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlEventNotActive);
     }
     // Another market's book and queues with this market's event.
     e.f.add_market(8).await;
-    let mut ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
+    let mut ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
     let other = e.f.markets[1];
     ix.accounts[2].pubkey = other.book;
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::BookMismatch);
     // The other market has no event.
-    let ix = client::auto_deleverage(&ex, &other, 0, ev.id, vec![s1]);
+    let ix = ix::auto_deleverage(&ex, &other, 0, ev.id, vec![s1]);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlEventNotActive);
     // In two batches: the first fill, then the rest; then the event is finished.
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
     e.f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut e.f).await;
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
     assert_adl_err(
         e.f.bank.send(&[ix], &[]).await,
         AdlError::WrongAdlCounterparty,
     );
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s3, s2]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s3, s2]);
     e.f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut e.f).await;
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s4]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s4]);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlEventNotActive);
     assert_eq!(e.f.market_snapshot(0).await.market.rounding_sink, 8);
 }
@@ -341,7 +341,7 @@ async fn tier_two_only_after_tier_one_is_exhausted() {
     check(&mut f).await;
     // X at 115: 40 − 460 + 400 = −20; the fund is empty: I = 0, P_exec = (400 + 40)/4 = 110.
     let xs = f.slot_of(0, x).await.unwrap();
-    let ix = client::start_adl(&f.exchange, &f.markets[0], &f.users[x].key(), xs);
+    let ix = ix::start_adl(&f.exchange, &f.markets[0], &f.users[x].key(), xs);
     f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut f).await;
     let s = f.market_snapshot(0).await;
@@ -364,13 +364,13 @@ async fn tier_two_only_after_tier_one_is_exhausted() {
     );
     let (m0, ex) = (f.markets[0], f.exchange);
     for bad in [vec![sn], vec![s4], vec![s1, s4]] {
-        let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, bad);
+        let ix = ix::auto_deleverage(&ex, &m0, 0, ev.id, bad);
         assert_adl_err(
             f.bank.send(&[ix], &[]).await,
             AdlError::WrongAdlCounterparty,
         );
     }
-    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
+    let ix = ix::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
     f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut f).await;
     let s = f.market_snapshot(0).await;
@@ -393,13 +393,13 @@ async fn stale_flag_does_not_exempt_from_adl() {
     f.set_price(0, price(100), 0).await.unwrap();
     let m0 = f.markets[0];
     f.bank
-        .send(&[client::flag_bankrupt(&f.exchange, &m0, sn)], &[])
+        .send(&[ix::flag_bankrupt(&f.exchange, &m0, sn)], &[])
         .await
         .unwrap();
     f.set_price(0, price(115), 0).await.unwrap();
     check(&mut f).await;
     let xs = f.slot_of(0, x).await.unwrap();
-    let ix = client::start_adl(&f.exchange, &m0, &f.users[x].key(), xs);
+    let ix = ix::start_adl(&f.exchange, &m0, &f.users[x].key(), xs);
     f.bank.send(&[ix], &[]).await.unwrap();
     let s = f.market_snapshot(0).await;
     let ev = s.market.adl_events[0];
@@ -418,13 +418,13 @@ async fn stale_flag_does_not_exempt_from_adl() {
     let ex = f.exchange;
     let before = state_bytes(&mut f).await;
     // The keeper that passes N over to close L4 is rejected, state unchanged.
-    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, s4]);
+    let ix = ix::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, s4]);
     assert_adl_err(
         f.bank.send(&[ix], &[]).await,
         AdlError::WrongAdlCounterparty,
     );
     assert_eq!(before, state_bytes(&mut f).await);
-    let ix = client::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
+    let ix = ix::auto_deleverage(&ex, &m0, 0, ev.id, vec![s1, sn]);
     f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut f).await;
     let s = f.market_snapshot(0).await;
@@ -471,19 +471,19 @@ async fn near_tie_is_decided_by_the_exact_key_not_by_age() {
     assert_eq!(order, vec![sn, so]);
     // C (short 6.0 at 100, 61 margin) is bankrupt at 112; the fund is empty: ADL.
     f.set_price(0, price(112), 0).await.unwrap();
-    let ix = client::start_adl(&f.exchange, &f.markets[0], &f.users[c].key(), sc);
+    let ix = ix::start_adl(&f.exchange, &f.markets[0], &f.users[c].key(), sc);
     f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut f).await;
     let ev = f.market_snapshot(0).await.market.adl_events[0];
     let (ex, m) = (f.exchange, f.markets[0]);
     let before = state_bytes(&mut f).await;
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![so, sn]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![so, sn]);
     assert_adl_err(
         f.bank.send(&[ix], &[]).await,
         AdlError::WrongAdlCounterparty,
     );
     assert_eq!(before, state_bytes(&mut f).await);
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![sn, so]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![sn, so]);
     f.bank.send(&[ix], &[]).await.unwrap();
     check(&mut f).await;
     assert_eq!(

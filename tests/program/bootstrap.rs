@@ -2,12 +2,13 @@
 //! in-process bank: it creates mint, exchange, fund, oracle and markets with their large
 //! accounts, and a second run changes nothing.
 
+use adl_client::accounts::{read_borsh, read_zero_copy};
+use adl_client::bootstrap::{bootstrap, default_params, parse_feed_id, BootstrapPlan, PythSource};
+use adl_client::chain::Chain;
 use adl_engine::state::*;
 use adl_engine_tests::state_bytes;
-use adl_keeper::accounts::{read_borsh, read_zero_copy};
-use adl_keeper::bootstrap::{bootstrap, default_params, parse_feed_id, BootstrapPlan, PythSource};
-use adl_keeper::chain::{BankChain, Chain};
-use adl_keeper::fixture::{price, Fixture, USDC};
+use adl_harness::chain::BankChain;
+use adl_harness::fixture::{price, Fixture, USDC};
 use solana_signer::Signer;
 
 /// A fixture and a key with 50 SOL to bootstrap another exchange with.
@@ -38,7 +39,7 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
     let done = bootstrap(&chain, &plan).await.unwrap();
     assert_eq!(
         done.exchange,
-        adl_keeper::client::exchange_pda(&admin_kp.pubkey())
+        adl_client::ix::exchange_pda(&admin_kp.pubkey())
     );
     let accounts = chain
         .accounts(&[
@@ -97,7 +98,7 @@ async fn bootstrap_points_markets_at_a_pyth_account() {
     assert_eq!(parse_feed_id("ef0d"), None);
     // SOL/USD's sponsored account on shard 0, as Pyth publishes it.
     assert_eq!(
-        adl_keeper::bootstrap::sponsored_feed_account(0, &feed).to_string(),
+        adl_client::bootstrap::sponsored_feed_account(0, &feed).to_string(),
         "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE"
     );
     let account = anchor_lang::prelude::Pubkey::new_unique();

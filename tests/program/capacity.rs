@@ -4,7 +4,7 @@
 
 use adl_engine::state::*;
 use adl_engine_tests::check;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 
 async fn large_market(capacity: usize) {
     let mut f = Fixture::new(price(100)).await;

@@ -3,7 +3,7 @@
 
 #[tokio::test]
 async fn demo_prints_both_queues_and_exact_conservation() {
-    let report = adl_keeper::demo::run().await.unwrap();
+    let report = adl_harness::demo::run().await.unwrap();
     assert!(report.contains("LONG queue at price 104.000000 (9 positions"));
     assert!(report.contains("SHORT queue at price 104.000000 (10 positions"));
     assert!(report.contains("-> exact"));

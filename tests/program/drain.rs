@@ -1,11 +1,11 @@
 //! Leverage drain on the worked example's book: the keeper's level and set are accepted,
 //! every near-miss is rejected, and the reductions match an independent computation.
 
+use adl_client::ix;
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_keeper::client;
-use adl_keeper::fixture::BASE;
+use adl_harness::fixture::BASE;
 
 use crate::adl::example;
 
@@ -14,14 +14,11 @@ async fn leverage_drain_worked_example() {
     let mut e = example().await;
     let m = e.f.markets[0];
     let ex = e.f.exchange;
-    let ix = client::set_adl_mode(&e.f.admin_key(), &ex, &m.market, ADL_MODE_LEVERAGE_DRAIN);
+    let ix = ix::set_adl_mode(&e.f.admin_key(), &ex, &m.market, ADL_MODE_LEVERAGE_DRAIN);
     e.f.bank.send(&[ix], &[]).await.unwrap();
     let xs = e.f.slot_of(0, e.x).await.unwrap();
     e.f.bank
-        .send(
-            &[client::start_adl(&ex, &m, &e.f.users[e.x].key(), xs)],
-            &[],
-        )
+        .send(&[ix::start_adl(&ex, &m, &e.f.users[e.x].key(), xs)], &[])
         .await
         .unwrap();
     check(&mut e.f).await;
@@ -53,17 +50,17 @@ async fn leverage_drain_worked_example() {
     ];
     for (l, slots) in bad {
         let before = state_bytes(&mut e.f).await;
-        let ix = client::adl_drain(&ex, &m, 0, ev.id, l, slots);
+        let ix = ix::adl_drain(&ex, &m, 0, ev.id, l, slots);
         assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::WrongDrainClaim);
         assert_eq!(before, state_bytes(&mut e.f).await);
     }
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s4]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s4]);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlWrongMode);
-    let ix = client::apply_pro_rata(&ex, &m, 0, ev.id, vec![s4]);
+    let ix = ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s4]);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlWrongMode);
 
     e.f.bank
-        .send(&[client::adl_drain(&ex, &m, 0, ev.id, level, set)], &[])
+        .send(&[ix::adl_drain(&ex, &m, 0, ev.id, level, set)], &[])
         .await
         .unwrap();
     check(&mut e.f).await;

@@ -2,12 +2,12 @@
 //! for the defensive checks no transaction can reach, through the state functions), and
 //! each rejected instruction leaves every account unchanged.
 
+use adl_client::accounts::read_zero_copy;
+use adl_client::ix::{self, MarketParamsArgs, TradeArgs};
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_keeper::accounts::read_zero_copy;
-use adl_keeper::client::{self, MarketParamsArgs, TradeArgs};
-use adl_keeper::fixture::{default_params, price, Fixture, BASE, USDC};
+use adl_harness::fixture::{default_params, price, Fixture, BASE, USDC};
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_spl::token::spl_token;
 use solana_account::Account;
@@ -45,7 +45,7 @@ fn trade_ix(
     tm: u64,
     mm: u64,
 ) -> Instruction {
-    client::trade(
+    ix::trade(
         &f.exchange,
         &f.markets[0],
         &f.users[taker].key(),
@@ -66,10 +66,10 @@ fn kp(f: &Fixture, u: usize) -> Keypair {
 #[tokio::test]
 async fn unauthorized_admin() {
     let (mut f, a, _) = setup().await;
-    let ix = client::set_paused(&f.users[a].key(), &f.exchange, 1);
+    let ix = ix::set_paused(&f.users[a].key(), &f.exchange, 1);
     let k = kp(&f, a);
     rejects(&mut f, &[ix], &[&k], AdlError::Unauthorized).await;
-    let ix = client::update_market_params(
+    let ix = ix::update_market_params(
         &f.users[a].key(),
         &f.exchange,
         &f.markets[0].market,
@@ -81,7 +81,7 @@ async fn unauthorized_admin() {
 #[tokio::test]
 async fn oracle_authority_mismatch() {
     let (mut f, a, _) = setup().await;
-    let ix = client::set_oracle_price(&f.users[a].key(), &f.exchange, &f.oracles[0], price(90), 0);
+    let ix = ix::set_oracle_price(&f.users[a].key(), &f.exchange, &f.oracles[0], price(90), 0);
     let k = kp(&f, a);
     rejects(&mut f, &[ix], &[&k], AdlError::OracleAuthorityMismatch).await;
 }
@@ -89,7 +89,7 @@ async fn oracle_authority_mismatch() {
 #[tokio::test]
 async fn instruction_paused() {
     let (mut f, a, b) = setup().await;
-    let ix = client::set_paused(
+    let ix = ix::set_paused(
         &f.admin.pubkey(),
         &f.exchange,
         PauseBit::Trade.mask() | PauseBit::Deposit.mask(),
@@ -98,10 +98,10 @@ async fn instruction_paused() {
     let ix = trade_ix(&f, a, b, BASE, price(100), 10 * USDC, 10 * USDC);
     let (ka, kb) = (kp(&f, a), kp(&f, b));
     rejects(&mut f, &[ix], &[&ka, &kb], AdlError::InstructionPaused).await;
-    let ix = client::deposit(&f.users[a].key(), &f.exchange, &f.users[a].token, USDC);
+    let ix = ix::deposit(&f.users[a].key(), &f.exchange, &f.users[a].token, USDC);
     rejects(&mut f, &[ix], &[&ka], AdlError::InstructionPaused).await;
     // Unpaused, the same trade goes through.
-    let ix = client::set_paused(&f.admin.pubkey(), &f.exchange, 0);
+    let ix = ix::set_paused(&f.admin.pubkey(), &f.exchange, 0);
     f.bank.send(&[ix], &[]).await.unwrap();
     f.trade(0, a, b, BASE, price(100), 10 * USDC, 10 * USDC)
         .await
@@ -117,8 +117,7 @@ async fn invalid_market_params() {
         imr_bps: 1_000,
         ..default_params()
     };
-    let ix =
-        client::update_market_params(&f.admin.pubkey(), &f.exchange, &f.markets[0].market, bad);
+    let ix = ix::update_market_params(&f.admin.pubkey(), &f.exchange, &f.markets[0].market, bad);
     rejects(&mut f, &[ix], &[], AdlError::InvalidMarketParams).await;
     let r = f
         .try_add_market(
@@ -136,14 +135,14 @@ async fn invalid_market_params() {
 async fn zero_amount() {
     let (mut f, a, b) = setup().await;
     let ka = kp(&f, a);
-    let ix = client::deposit(&f.users[a].key(), &f.exchange, &f.users[a].token, 0);
+    let ix = ix::deposit(&f.users[a].key(), &f.exchange, &f.users[a].token, 0);
     rejects(&mut f, &[ix], &[&ka], AdlError::ZeroAmount).await;
-    let ix = client::withdraw(&f.users[a].key(), &f.exchange, &f.users[a].token, 0);
+    let ix = ix::withdraw(&f.users[a].key(), &f.exchange, &f.users[a].token, 0);
     rejects(&mut f, &[ix], &[&ka], AdlError::ZeroAmount).await;
     let kb = kp(&f, b);
     let ix = trade_ix(&f, a, b, 0, price(100), 0, 0);
     rejects(&mut f, &[ix], &[&ka, &kb], AdlError::ZeroAmount).await;
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), 0);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), 0);
     rejects(&mut f, &[ix], &[&ka], AdlError::ZeroAmount).await;
 }
 
@@ -151,7 +150,7 @@ async fn zero_amount() {
 async fn invalid_oracle_price() {
     let (mut f, _, _) = setup().await;
     let auth = f.oracle_authority.insecure_clone();
-    let ix = client::set_oracle_price(&auth.pubkey(), &f.exchange, &f.oracles[0], 0, 0);
+    let ix = ix::set_oracle_price(&auth.pubkey(), &f.exchange, &f.oracles[0], 0, 0);
     rejects(&mut f, &[ix], &[&auth], AdlError::InvalidOraclePrice).await;
 }
 
@@ -201,13 +200,8 @@ async fn new_admin_and_mint(
     let rent = f.bank.rent_exempt(spl_token::state::Mint::LEN).await;
     let ixs = [
         solana_system_interface::instruction::transfer(&payer, &admin.pubkey(), 1_000_000_000),
-        client::token::create_token_account(
-            &payer,
-            &mint.pubkey(),
-            rent,
-            spl_token::state::Mint::LEN,
-        ),
-        client::token::initialize_mint(&mint.pubkey(), &payer, decimals),
+        ix::token::create_token_account(&payer, &mint.pubkey(), rent, spl_token::state::Mint::LEN),
+        ix::token::initialize_mint(&mint.pubkey(), &payer, decimals),
     ];
     f.bank.send(&ixs, &[&mint]).await.unwrap();
     (admin, mint.pubkey())
@@ -223,10 +217,10 @@ async fn second_exchange(
 ) {
     let (admin, _) = new_admin_and_mint(f, 6).await;
     let mint = f.mint;
-    let ex2 = client::exchange_pda(&admin.pubkey());
+    let ex2 = ix::exchange_pda(&admin.pubkey());
     let ixs = [
-        client::init_exchange(&admin.pubkey(), &mint),
-        client::init_oracle(
+        ix::init_exchange(&admin.pubkey(), &mint),
+        ix::init_oracle(
             &admin.pubkey(),
             &ex2,
             0,
@@ -236,7 +230,7 @@ async fn second_exchange(
         ),
     ];
     f.bank.send(&ixs, &[&admin]).await.unwrap();
-    (admin, ex2, client::oracle_pda(&ex2, 0))
+    (admin, ex2, ix::oracle_pda(&ex2, 0))
 }
 
 #[tokio::test]
@@ -245,7 +239,7 @@ async fn exchange_mismatch() {
     let (admin2, ex2, oracle2) = second_exchange(&mut f).await;
     let auth = f.oracle_authority.insecure_clone();
     // Oracle of exchange 2 named with exchange 1.
-    let ix = client::set_oracle_price(&auth.pubkey(), &f.exchange, &oracle2, price(90), 0);
+    let ix = ix::set_oracle_price(&auth.pubkey(), &f.exchange, &oracle2, price(90), 0);
     rejects(&mut f, &[ix], &[&auth], AdlError::ExchangeMismatch).await;
     // A market of exchange 1 built on exchange 2's oracle.
     let (ixs, kps, _) = f.market_instructions(oracle2, 8, 8, default_params()).await;
@@ -260,8 +254,8 @@ async fn exchange_mismatch() {
     // user PDA of exchange 1.
     let _ = admin2;
     let ka = kp(&f, a);
-    let mut ix = client::deposit(&f.users[a].key(), &ex2, &f.users[a].token, USDC);
-    ix.accounts[2].pubkey = client::user_pda(&f.exchange, &f.users[a].key());
+    let mut ix = ix::deposit(&f.users[a].key(), &ex2, &f.users[a].token, USDC);
+    ix.accounts[2].pubkey = ix::user_pda(&f.exchange, &f.users[a].key());
     rejects(&mut f, &[ix], &[&ka], AdlError::ExchangeMismatch).await;
 }
 
@@ -269,7 +263,7 @@ async fn exchange_mismatch() {
 async fn invalid_collateral_mint() {
     let (mut f, _, _) = setup().await;
     let (admin, mint9) = new_admin_and_mint(&mut f, 9).await;
-    let ix = client::init_exchange(&admin.pubkey(), &mint9);
+    let ix = ix::init_exchange(&admin.pubkey(), &mint9);
     rejects(&mut f, &[ix], &[&admin], AdlError::InvalidCollateralMint).await;
 }
 
@@ -296,7 +290,7 @@ async fn vault_mismatch() {
     let (mut f, a, b) = setup().await;
     let ka = kp(&f, a);
     // The "vault" replaced by B's token account.
-    let mut ix = client::deposit(&f.users[a].key(), &f.exchange, &f.users[a].token, USDC);
+    let mut ix = ix::deposit(&f.users[a].key(), &f.exchange, &f.users[a].token, USDC);
     ix.accounts[3].pubkey = f.users[b].token;
     rejects(&mut f, &[ix], &[&ka], AdlError::VaultMismatch).await;
     // Withdraw to a token account of another mint.
@@ -305,16 +299,16 @@ async fn vault_mismatch() {
     let payer = f.admin.pubkey();
     let rent = f.bank.rent_exempt(spl_token::state::Account::LEN).await;
     let ixs = [
-        client::token::create_token_account(
+        ix::token::create_token_account(
             &payer,
             &acct.pubkey(),
             rent,
             spl_token::state::Account::LEN,
         ),
-        client::token::initialize_account(&acct.pubkey(), &other_mint, &f.users[a].key()),
+        ix::token::initialize_account(&acct.pubkey(), &other_mint, &f.users[a].key()),
     ];
     f.bank.send(&ixs, &[&acct]).await.unwrap();
-    let ix = client::withdraw(&f.users[a].key(), &f.exchange, &acct.pubkey(), USDC);
+    let ix = ix::withdraw(&f.users[a].key(), &f.exchange, &acct.pubkey(), USDC);
     rejects(&mut f, &[ix], &[&ka], AdlError::VaultMismatch).await;
 }
 
@@ -335,7 +329,7 @@ async fn account_size_mismatch() {
     let (mut ixs, kps, m) = f.market_instructions(oracle, 8, 8, default_params()).await;
     let len = PositionBook::space(8) + 1;
     let rent = f.bank.rent_exempt(len).await;
-    ixs[0] = client::create_account(&f.admin.pubkey(), &m.book, rent, len);
+    ixs[0] = ix::create_account(&f.admin.pubkey(), &m.book, rent, len);
     rejects(
         &mut f,
         &ixs,
@@ -347,7 +341,7 @@ async fn account_size_mismatch() {
     let (mut ixs, kps, m) = f.market_instructions(oracle, 8, 8, default_params()).await;
     let len = PositionBook::space(0) + 8;
     let rent = f.bank.rent_exempt(len).await;
-    ixs[0] = client::create_account(&f.admin.pubkey(), &m.book, rent, len);
+    ixs[0] = ix::create_account(&f.admin.pubkey(), &m.book, rent, len);
     rejects(
         &mut f,
         &ixs,
@@ -362,11 +356,11 @@ async fn user_owner_mismatch() {
     let (mut f, a, b) = setup().await;
     let ka = kp(&f, a);
     // A signs, but the user account is B's.
-    let mut ix = client::withdraw(&f.users[a].key(), &f.exchange, &f.users[a].token, USDC);
-    ix.accounts[2].pubkey = client::user_pda(&f.exchange, &f.users[b].key());
+    let mut ix = ix::withdraw(&f.users[a].key(), &f.exchange, &f.users[a].token, USDC);
+    ix.accounts[2].pubkey = ix::user_pda(&f.exchange, &f.users[b].key());
     rejects(&mut f, &[ix], &[&ka], AdlError::UserOwnerMismatch).await;
-    let mut ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
-    ix.accounts[6].pubkey = client::user_pda(&f.exchange, &f.users[b].key());
+    let mut ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
+    ix.accounts[6].pubkey = ix::user_pda(&f.exchange, &f.users[b].key());
     rejects(&mut f, &[ix], &[&ka], AdlError::UserOwnerMismatch).await;
 }
 
@@ -386,11 +380,11 @@ async fn insufficient_collateral() {
     let (mut f, a, b) = setup().await;
     let (ka, kb) = (kp(&f, a), kp(&f, b));
     let free = f.user_account(a).await.free_collateral;
-    let ix = client::withdraw(&f.users[a].key(), &f.exchange, &f.users[a].token, free + 1);
+    let ix = ix::withdraw(&f.users[a].key(), &f.exchange, &f.users[a].token, free + 1);
     rejects(&mut f, &[ix], &[&ka], AdlError::InsufficientCollateral).await;
     let ix = trade_ix(&f, a, b, BASE, price(100), free + 1, 0);
     rejects(&mut f, &[ix], &[&ka, &kb], AdlError::InsufficientCollateral).await;
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), free + 1);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), free + 1);
     rejects(&mut f, &[ix], &[&ka], AdlError::InsufficientCollateral).await;
 }
 
@@ -402,7 +396,7 @@ async fn insufficient_margin() {
     let ix = trade_ix(&f, a, b, 3 * BASE, price(100), 0, 40 * USDC);
     rejects(&mut f, &[ix], &[&ka, &kb], AdlError::InsufficientMargin).await;
     // Removing margin below initial (10 USDC for 1.0 at 100): 20 − 10.000001.
-    let ix = client::remove_margin(&f.exchange, &f.markets[0], &f.users[a].key(), 10_000_001);
+    let ix = ix::remove_margin(&f.exchange, &f.markets[0], &f.users[a].key(), 10_000_001);
     rejects(&mut f, &[ix], &[&ka], AdlError::InsufficientMargin).await;
 }
 
@@ -422,7 +416,7 @@ async fn no_open_position() {
     let (mut f, a, b) = setup().await;
     let c = f.add_user(1_000 * USDC, 1_000 * USDC).await;
     let kc = kp(&f, c);
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[c].key(), USDC);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[c].key(), USDC);
     rejects(&mut f, &[ix], &[&kc], AdlError::NoOpenPosition).await;
     // Closing a position while asking to add margin to it.
     let (ka, kb) = (kp(&f, a), kp(&f, b));
@@ -433,7 +427,7 @@ async fn no_open_position() {
 /// Writes a user account whose position reference was altered, to reach the defensive
 /// slot checks that no instruction sequence can reach.
 async fn corrupt_user_ref(f: &mut Fixture, user: usize, slot: u32) {
-    let key = client::user_pda(&f.exchange, &f.users[user].key());
+    let key = ix::user_pda(&f.exchange, &f.users[user].key());
     let acct = f.bank.account(&key).await.unwrap();
     let mut u: UserAccount = read_zero_copy(&acct.data).unwrap();
     u.positions[0].slot = slot;
@@ -451,15 +445,15 @@ async fn slot_not_owned_and_not_open() {
     let s = f.market_snapshot(0).await;
     let slot_b = f.user_account(b).await.position_slot(&s.key).unwrap();
     corrupt_user_ref(&mut f, a, slot_b).await;
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
     let r = f.bank.send(&[ix], &[&ka]).await;
     assert_adl_err(r, AdlError::SlotNotOwned);
     corrupt_user_ref(&mut f, a, 5).await; // never used: free
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
     let r = f.bank.send(&[ix], &[&ka]).await;
     assert_adl_err(r, AdlError::SlotNotOpen);
     corrupt_user_ref(&mut f, a, 1_000).await; // past capacity
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
     let r = f.bank.send(&[ix], &[&ka]).await;
     assert_adl_err(r, AdlError::SlotNotOpen);
 }
@@ -495,7 +489,7 @@ async fn user_positions_full() {
         f.add_market(2).await;
         let r = f
             .send_as(
-                &[client::trade(
+                &[ix::trade(
                     &f.exchange,
                     &f.markets[m],
                     &f.users[a].key(),
@@ -535,7 +529,7 @@ async fn self_trade() {
 async fn math_overflow() {
     let (mut f, a, b) = setup().await;
     let (ka, kb) = (kp(&f, a), kp(&f, b));
-    let ix = client::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), u64::MAX);
+    let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), u64::MAX);
     rejects(&mut f, &[ix], &[&ka], AdlError::MathOverflow).await;
     // Notional above u64: 9.2e18 base atoms at 5000 is 4.6e19 quote atoms.
     f.set_price(0, price(5_000), 0).await.unwrap();

@@ -1,14 +1,14 @@
 //! Funding: the crank moves the index by the bounded premium, positions settle lazily into
 //! the signed funding pool with exact conservation, and funding alone never moves a queue.
 
+use adl_client::ix;
 use adl_engine::error::AdlError;
 use adl_engine::math;
 use adl_engine_tests::{assert_adl_err, check};
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 
 async fn crank(f: &mut Fixture) -> Result<(), solana_program_test::BanksClientError> {
-    let ix = client::update_funding(&f.exchange, &f.markets[0]);
+    let ix = ix::update_funding(&f.exchange, &f.markets[0]);
     f.bank.send(&[ix], &[]).await
 }
 
@@ -57,7 +57,7 @@ async fn premium_moves_index_and_positions_settle_exactly() {
     };
     assert_eq!(pb(delta) - pb(0), delta as i128);
     // A touches its position: pays 2.0 × Δ into the pool; B receives the same.
-    let ix = client::add_margin(&f.exchange, &m, &f.users[a].key(), USDC);
+    let ix = ix::add_margin(&f.exchange, &m, &f.users[a].key(), USDC);
     f.send_as(&[ix], &[a]).await.unwrap();
     check(&mut f).await;
     let s2 = f.market_snapshot(0).await;
@@ -66,7 +66,7 @@ async fn premium_moves_index_and_positions_settle_exactly() {
         30 * USDC as i64 + USDC as i64 - 2 * delta
     );
     assert_eq!(s2.market.funding_pool, 2 * delta);
-    let ix = client::add_margin(&f.exchange, &m, &f.users[b].key(), USDC);
+    let ix = ix::add_margin(&f.exchange, &m, &f.users[b].key(), USDC);
     f.send_as(&[ix], &[b]).await.unwrap();
     check(&mut f).await;
     let s3 = f.market_snapshot(0).await;
@@ -118,7 +118,7 @@ async fn long_funding_sequence_keeps_conservation_and_queues() {
         // Every few steps someone touches a position (settles funding) or trades.
         let u = users[(step % 6) as usize];
         if step % 3 == 0 {
-            let ix = client::add_margin(&f.exchange, &m, &f.users[u].key(), USDC);
+            let ix = ix::add_margin(&f.exchange, &m, &f.users[u].key(), USDC);
             f.send_as(&[ix], &[u]).await.unwrap();
         } else if step % 3 == 1 {
             let v = users[((step + 1) % 6) as usize];

@@ -5,10 +5,10 @@
 
 use std::fmt::Write;
 
+use adl_client::accounts::read_borsh;
+use adl_client::ix;
 use adl_engine::state::*;
 use adl_engine_tests::check;
-use adl_keeper::accounts::read_borsh;
-use adl_keeper::client;
 use adl_keeper::view::queue_rows;
 use serde_json::{json, Value};
 
@@ -29,12 +29,7 @@ async fn write_golden_snapshot() {
     let xs = e.f.slot_of(0, e.x).await.unwrap();
     e.f.bank
         .send(
-            &[client::start_adl(
-                &e.f.exchange,
-                &m,
-                &e.f.users[e.x].key(),
-                xs,
-            )],
+            &[ix::start_adl(&e.f.exchange, &m, &e.f.users[e.x].key(), xs)],
             &[],
         )
         .await
@@ -126,9 +121,9 @@ async fn write_golden_snapshot() {
 /// fixture. Expected: per side the rank-1 row and one trader's row, from the Rust rank view.
 #[tokio::test]
 async fn write_100k_snapshot() {
+    use adl_client::accounts::{BookSnapshot, MarketSnapshot, QueueSnapshot};
     use adl_engine::testkit::{random_longs, two_sided};
-    use adl_keeper::accounts::{BookSnapshot, MarketSnapshot, QueueSnapshot};
-    let mut f = adl_keeper::fixture::Fixture::new(adl_keeper::fixture::price(100)).await;
+    let mut f = adl_harness::fixture::Fixture::new(adl_harness::fixture::price(100)).await;
     f.add_market(16).await;
     let (longs, shorts) = (
         random_longs(50_000, 0x2545_F491_4F6C_DD1D),
@@ -223,9 +218,9 @@ fn write_golden_instructions() {
     .unwrap();
     let key = |n: u8| Pubkey::new_from_array([n; 32]);
     let (admin, owner, token) = (key(1), key(2), key(3));
-    let exchange = client::exchange_pda(&admin);
-    let m = client::MarketAccounts {
-        market: client::market_pda(&exchange, 0),
+    let exchange = ix::exchange_pda(&admin);
+    let m = ix::MarketAccounts {
+        market: ix::market_pda(&exchange, 0),
         oracle: key(4),
         book: key(5),
         long_queue: key(6),
@@ -238,37 +233,37 @@ fn write_golden_instructions() {
     )> = vec![
         (
             "deposit",
-            client::deposit(&owner, &exchange, &token, 1_234_567),
+            ix::deposit(&owner, &exchange, &token, 1_234_567),
             json!({ "amount": "1234567" }),
         ),
         (
             "withdraw",
-            client::withdraw(&owner, &exchange, &token, 7),
+            ix::withdraw(&owner, &exchange, &token, 7),
             json!({ "amount": "7" }),
         ),
         (
             "claim_adl_payout",
-            client::claim_adl_payout(&exchange, &m, &owner),
+            ix::claim_adl_payout(&exchange, &m, &owner),
             json!({}),
         ),
         (
             "if_stake",
-            client::if_stake(&owner, &exchange, &token, u64::MAX),
+            ix::if_stake(&owner, &exchange, &token, u64::MAX),
             json!({ "amount": u64::MAX.to_string() }),
         ),
         (
             "auto_deleverage",
-            client::auto_deleverage(&exchange, &m, 3, 77, vec![5, 1, 4_000_000]),
+            ix::auto_deleverage(&exchange, &m, 3, 77, vec![5, 1, 4_000_000]),
             json!({ "event_index": 3, "event_id": "77", "proof": { "slots": [5, 1, 4_000_000] } }),
         ),
         (
             "trade",
-            client::trade(
+            ix::trade(
                 &exchange,
                 &m,
                 &owner,
                 &admin,
-                client::TradeArgs {
+                ix::TradeArgs {
                     taker_base: -2_500_000_000,
                     price: 101_000_000,
                     taker_margin: 30_000_000,
@@ -280,12 +275,12 @@ fn write_golden_instructions() {
         ),
         (
             "set_market_oracle",
-            client::set_market_oracle(
+            ix::set_market_oracle(
                 &admin,
                 &exchange,
                 &m.market,
                 &key(8),
-                client::OracleConfig {
+                ix::OracleConfig {
                     kind: ORACLE_KIND_PYTH,
                     feed_id: [0xEF; 32],
                     max_age_secs: 60,
@@ -295,7 +290,7 @@ fn write_golden_instructions() {
         ),
         (
             "init_oracle",
-            client::init_oracle(&admin, &exchange, 0, &key(9), 100_000_000, 5),
+            ix::init_oracle(&admin, &exchange, 0, &key(9), 100_000_000, 5),
             json!({ "authority": key(9).to_string(), "price": "100000000", "confidence": "5" }),
         ),
     ];
@@ -330,10 +325,10 @@ fn write_golden_instructions() {
     let pdas = json!({
         "admin": admin.to_string(), "owner": owner.to_string(),
         "exchange": exchange.to_string(),
-        "vault": client::vault_pda(&exchange).to_string(),
-        "user": client::user_pda(&exchange, &owner).to_string(),
-        "fund": client::insurance_fund_pda(&exchange).to_string(),
-        "stake": client::stake_pda(&client::insurance_fund_pda(&exchange), &owner).to_string(),
+        "vault": ix::vault_pda(&exchange).to_string(),
+        "user": ix::user_pda(&exchange, &owner).to_string(),
+        "fund": ix::insurance_fund_pda(&exchange).to_string(),
+        "stake": ix::stake_pda(&ix::insurance_fund_pda(&exchange), &owner).to_string(),
         "market0": m.market.to_string(),
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/golden");

@@ -1,11 +1,11 @@
 //! Re-initialization, every pause bit, and arithmetic edges (dust positions, extreme prices
 //! and sizes): rejected with a named error and nothing changed, or exact to the atom.
 
+use adl_client::ix::{self, TradeArgs};
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_keeper::client::{self, TradeArgs};
-use adl_keeper::fixture::{custom_error, default_params, price, Fixture, BASE, USDC};
+use adl_harness::fixture::{custom_error, default_params, price, Fixture, BASE, USDC};
 use anchor_lang::solana_program::instruction::Instruction;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -38,15 +38,10 @@ async fn nothing_initializes_twice() {
     let (ex, mint) = (f.exchange, f.mint);
     // Exchange, fund, user: the address is in use (the system program's
     // AccountAlreadyInUse inside Anchor's `init`).
-    rejected_unchanged(&mut f, &[client::init_exchange(&admin, &mint)], &[]).await;
-    rejected_unchanged(
-        &mut f,
-        &[client::init_insurance_fund(&admin, &ex, 1, 1)],
-        &[],
-    )
-    .await;
+    rejected_unchanged(&mut f, &[ix::init_exchange(&admin, &mint)], &[]).await;
+    rejected_unchanged(&mut f, &[ix::init_insurance_fund(&admin, &ex, 1, 1)], &[]).await;
     let ka = f.users[a].kp.insecure_clone();
-    rejected_unchanged(&mut f, &[client::create_user(&ka.pubkey(), &ex)], &[&ka]).await;
+    rejected_unchanged(&mut f, &[ix::create_user(&ka.pubkey(), &ex)], &[&ka]).await;
     // A market on a book and queues that already belong to a market: Anchor's `zero`
     // constraint sees their discriminator (ConstraintZero, 2013).
     let m0 = f.markets[0];
@@ -59,8 +54,8 @@ async fn nothing_initializes_twice() {
         .unwrap();
     f.markets.push(accounts);
     let mut again = accounts;
-    again.market = client::market_pda(&ex, 2);
-    let ix = client::init_market(&admin, &ex, &again, default_params());
+    again.market = ix::market_pda(&ex, 2);
+    let ix = ix::init_market(&admin, &ex, &again, default_params());
     assert_eq!(
         rejected_unchanged(&mut f, &[ix], &[&kps[0], &kps[1], &kps[2]]).await,
         Some(2013)
@@ -102,17 +97,17 @@ async fn every_pause_bit_stops_its_instruction() {
     let cases: Vec<(PauseBit, Instruction, Vec<&Keypair>)> = vec![
         (
             PauseBit::Deposit,
-            client::deposit(&ka.pubkey(), &ex, &ta, USDC),
+            ix::deposit(&ka.pubkey(), &ex, &ta, USDC),
             vec![&ka],
         ),
         (
             PauseBit::Withdraw,
-            client::withdraw(&ka.pubkey(), &ex, &ta, USDC),
+            ix::withdraw(&ka.pubkey(), &ex, &ta, USDC),
             vec![&ka],
         ),
         (
             PauseBit::Trade,
-            client::trade(
+            ix::trade(
                 &ex,
                 &m,
                 &ka.pubkey(),
@@ -128,74 +123,70 @@ async fn every_pause_bit_stops_its_instruction() {
         ),
         (
             PauseBit::AddMargin,
-            client::add_margin(&ex, &m, &ka.pubkey(), USDC),
+            ix::add_margin(&ex, &m, &ka.pubkey(), USDC),
             vec![&ka],
         ),
         (
             PauseBit::RemoveMargin,
-            client::remove_margin(&ex, &m, &ka.pubkey(), USDC),
+            ix::remove_margin(&ex, &m, &ka.pubkey(), USDC),
             vec![&ka],
         ),
         (
             PauseBit::CreateUser,
-            client::create_user(&newbie.pubkey(), &ex),
+            ix::create_user(&newbie.pubkey(), &ex),
             vec![&newbie],
         ),
         (
             PauseBit::SetOraclePrice,
-            client::set_oracle_price(&auth.pubkey(), &ex, &m.oracle, price(100), 0),
+            ix::set_oracle_price(&auth.pubkey(), &ex, &m.oracle, price(100), 0),
             vec![&auth],
         ),
         (
             PauseBit::Liquidate,
-            client::liquidate(&ex, &m, &ka.pubkey(), &kb.pubkey(), sa, BASE as u64, 0),
+            ix::liquidate(&ex, &m, &ka.pubkey(), &kb.pubkey(), sa, BASE as u64, 0),
             vec![&kb],
         ),
         (
             PauseBit::StartAdl,
-            client::start_adl(&ex, &m, &ka.pubkey(), sa),
+            ix::start_adl(&ex, &m, &ka.pubkey(), sa),
             vec![],
         ),
         (
             PauseBit::AutoDeleverage,
-            client::auto_deleverage(&ex, &m, 0, 0, vec![sa]),
+            ix::auto_deleverage(&ex, &m, 0, 0, vec![sa]),
             vec![],
         ),
         (
             PauseBit::Stake,
-            client::if_stake(&ka.pubkey(), &ex, &ta, USDC),
+            ix::if_stake(&ka.pubkey(), &ex, &ta, USDC),
             vec![&ka],
         ),
         (
             PauseBit::Unstake,
-            client::if_request_unstake(&ka.pubkey(), &ex, &ta, 1),
+            ix::if_request_unstake(&ka.pubkey(), &ex, &ta, 1),
             vec![&ka],
         ),
         (
             PauseBit::ClaimPayout,
-            client::claim_adl_payout(&ex, &m, &ka.pubkey()),
+            ix::claim_adl_payout(&ex, &m, &ka.pubkey()),
             vec![],
         ),
-        (
-            PauseBit::UpdateFunding,
-            client::update_funding(&ex, &m),
-            vec![],
-        ),
+        (PauseBit::UpdateFunding, ix::update_funding(&ex, &m), vec![]),
     ];
     for (bit, ix, signers) in cases {
         f.bank
-            .send(&[client::set_paused(&admin, &ex, bit.mask())], &[])
+            .send(&[ix::set_paused(&admin, &ex, bit.mask())], &[])
             .await
             .unwrap();
         let code = rejected_unchanged(&mut f, &[ix], &signers).await;
         assert_eq!(
             code,
-            Some(adl_keeper::fixture::code(AdlError::InstructionPaused)),
+            Some(adl_harness::fixture::code(AdlError::InstructionPaused)),
             "{bit:?}"
         );
     }
     f.bank
-        .send(&[client::set_paused(&admin, &ex, 0)], &[])
+        .send(&[ix::set_paused(&admin, &ex, 0)], &[])
         .await
         .unwrap();
     check(&mut f).await;
@@ -239,7 +230,7 @@ async fn dust_and_extreme_values() {
         .unwrap();
     check(&mut f).await;
     // …and overflows with a named error, changing nothing, at a large one.
-    let ix = client::trade(
+    let ix = ix::trade(
         &f.exchange,
         &f.markets[0],
         &f.users[a].key(),
@@ -262,7 +253,7 @@ async fn dust_and_extreme_values() {
     );
     assert_eq!(before, state_bytes(&mut f).await);
     // i64::MIN as a size is refused outright (its absolute value does not exist).
-    let ix = client::trade(
+    let ix = ix::trade(
         &f.exchange,
         &f.markets[0],
         &ka.pubkey(),

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
+use adl_client::ix;
 use adl_engine::math;
 use adl_engine::state::*;
 use adl_engine_tests::check;
-use adl_keeper::chain::BankChain;
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::chain::BankChain;
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 use adl_keeper::keeper::{tick, KeeperConfig, TickReport};
 use adl_keeper::serve::{refresher, router, PositionJson, QueueRowJson, ServeState};
 use adl_keeper::view::queue_rows;
@@ -34,7 +34,7 @@ async fn crash_book(mode: u8) -> (Fixture, usize) {
     let admin = f.admin_key();
     f.bank
         .send(
-            &[client::set_adl_mode(&admin, &f.exchange, &m.market, mode)],
+            &[ix::set_adl_mode(&admin, &f.exchange, &m.market, mode)],
             &[],
         )
         .await

@@ -2,8 +2,8 @@
 //! transactions (1,232 bytes is Solana's packet limit), and account sizes and rent per
 //! market capacity. The numbers are printed for docs/BENCHMARKS.md.
 
+use adl_client::ix;
 use adl_engine::state::*;
-use adl_keeper::client;
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use solana_keypair::Keypair;
@@ -38,7 +38,7 @@ fn max_fitting(payer: &Keypair, build: impl Fn(usize) -> Instruction) -> usize {
 #[test]
 fn batch_sizes_fit_a_packet() {
     let payer = Keypair::new();
-    let m = client::MarketAccounts {
+    let m = ix::MarketAccounts {
         market: Pubkey::new_unique(),
         oracle: Pubkey::new_unique(),
         book: Pubkey::new_unique(),
@@ -47,13 +47,13 @@ fn batch_sizes_fit_a_packet() {
     };
     let ex = Pubkey::new_unique();
     let ranked = max_fitting(&payer, |k| {
-        client::auto_deleverage(&ex, &m, 0, 7, (0..k as u32).collect())
+        ix::auto_deleverage(&ex, &m, 0, 7, (0..k as u32).collect())
     });
     let pro_rata = max_fitting(&payer, |k| {
-        client::apply_pro_rata(&ex, &m, 0, 7, (0..k as u32).collect())
+        ix::apply_pro_rata(&ex, &m, 0, 7, (0..k as u32).collect())
     });
     let drain = max_fitting(&payer, |k| {
-        client::adl_drain(&ex, &m, 0, 7, 8_184, (0..k as u32).collect())
+        ix::adl_drain(&ex, &m, 0, 7, 8_184, (0..k as u32).collect())
     });
     println!("slots per transaction: auto_deleverage {ranked}, apply_pro_rata {pro_rata}, adl_drain {drain}");
     // Each listed slot is 4 bytes; the keeper's default batch (24) fits with a wide margin.
@@ -67,7 +67,7 @@ fn batch_sizes_fit_a_packet() {
         size(
             &[
                 budget,
-                client::auto_deleverage(&ex, &m, 0, 7, (0..=ranked as u32).collect())
+                ix::auto_deleverage(&ex, &m, 0, 7, (0..=ranked as u32).collect())
             ],
             &payer
         ) > PACKET

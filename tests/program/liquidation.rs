@@ -2,11 +2,11 @@
 //! the staker race, the bankruptcy flag and grace period, the event ring, and the errors of
 //! these instructions — exact atoms throughout, invariants after every step.
 
+use adl_client::ix;
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, UNSTAKE_COOLDOWN_SLOTS, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, UNSTAKE_COOLDOWN_SLOTS, USDC};
 use anchor_lang::solana_program::instruction::Instruction;
 
 /// A long 10.0 at 100 with 100 margin (10x) against B; C is a liquidator with 1,000.
@@ -22,7 +22,7 @@ fn liq(
     base: u64,
     margin: u64,
 ) -> Instruction {
-    client::liquidate(
+    ix::liquidate(
         &f.exchange,
         &f.markets[0],
         &f.users[owner].key(),
@@ -122,7 +122,7 @@ async fn insufficient_insurance_and_start_adl_conditions() {
     f.stake(s1, 5 * USDC).await.unwrap();
     let sa = f.slot_of(0, a).await.unwrap();
     let m = f.markets[0];
-    let start = |f: &Fixture| client::start_adl(&f.exchange, &m, &f.users[a].key(), sa);
+    let start = |f: &Fixture| ix::start_adl(&f.exchange, &m, &f.users[a].key(), sa);
     // Healthy: not bankrupt.
     let ix = start(&f);
     rejects(&mut f, ix, &[], AdlError::NotBankrupt).await;
@@ -137,7 +137,7 @@ async fn insufficient_insurance_and_start_adl_conditions() {
     rejects(&mut f, ix, &[], AdlError::InsuranceCanCover).await;
     // The grace period: flag now, wait 50 slots, then ADL may start although the fund
     // could pay (no liquidator came).
-    let ix = client::flag_bankrupt(&f.exchange, &m, sa);
+    let ix = ix::flag_bankrupt(&f.exchange, &m, sa);
     f.bank.send(&[ix], &[]).await.unwrap();
     let since = f.market_snapshot(0).await.book.slots[sa as usize].bankrupt_since_slot;
     assert!(since > 0);
@@ -162,7 +162,7 @@ async fn bankruptcy_flag_set_and_cleared() {
     let m = f.markets[0];
     f.set_price(0, price(89), 0).await.unwrap();
     f.bank
-        .send(&[client::flag_bankrupt(&f.exchange, &m, sa)], &[])
+        .send(&[ix::flag_bankrupt(&f.exchange, &m, sa)], &[])
         .await
         .unwrap();
     let since = f.market_snapshot(0).await.book.slots[sa as usize].bankrupt_since_slot;
@@ -171,7 +171,7 @@ async fn bankruptcy_flag_set_and_cleared() {
     f.bank.warp(3).await;
     f.set_price(0, price(89), 0).await.unwrap();
     f.bank
-        .send(&[client::flag_bankrupt(&f.exchange, &m, sa)], &[])
+        .send(&[ix::flag_bankrupt(&f.exchange, &m, sa)], &[])
         .await
         .unwrap();
     assert_eq!(
@@ -181,7 +181,7 @@ async fn bankruptcy_flag_set_and_cleared() {
     // Recovered: cleared.
     f.set_price(0, price(95), 0).await.unwrap();
     f.bank
-        .send(&[client::flag_bankrupt(&f.exchange, &m, sa)], &[])
+        .send(&[ix::flag_bankrupt(&f.exchange, &m, sa)], &[])
         .await
         .unwrap();
     assert_eq!(
@@ -190,7 +190,7 @@ async fn bankruptcy_flag_set_and_cleared() {
     );
     check(&mut f).await;
     // A free slot cannot be flagged.
-    let ix = client::flag_bankrupt(&f.exchange, &m, 9);
+    let ix = ix::flag_bankrupt(&f.exchange, &m, 9);
     assert_adl_err(f.bank.send(&[ix], &[]).await, AdlError::SlotNotOpen);
 }
 
@@ -205,9 +205,9 @@ async fn staker_race_pays_the_lower_value() {
     let stake_ix = |f: &Fixture, u: usize, what: u8, n: u64| {
         let (k, t) = (f.users[u].key(), f.users[u].token);
         match what {
-            0 => client::if_request_unstake(&k, &f.exchange, &t, n),
-            1 => client::if_cancel_unstake(&k, &f.exchange, &t),
-            _ => client::if_unstake(&k, &f.exchange, &t, &[f.markets[0].market]),
+            0 => ix::if_request_unstake(&k, &f.exchange, &t, n),
+            1 => ix::if_cancel_unstake(&k, &f.exchange, &t),
+            _ => ix::if_unstake(&k, &f.exchange, &t, &[f.markets[0].market]),
         }
     };
     // The first stake mints 1,000 shares per atom (virtual-share offset).
@@ -256,10 +256,7 @@ async fn staker_race_pays_the_lower_value() {
     let fees = f.market_snapshot(0).await.market.fee_pool;
     assert!(fees > 0);
     f.bank
-        .send(
-            &[client::sweep_fees(&f.exchange, &f.markets[0].market)],
-            &[],
-        )
+        .send(&[ix::sweep_fees(&f.exchange, &f.markets[0].market)], &[])
         .await
         .unwrap();
     assert_eq!(f.fund().await.balance, 34_220_000 + fees);
@@ -296,14 +293,14 @@ async fn event_ring_full_and_nothing_to_claim() {
             .unwrap();
         shorts.push(s);
     }
-    let ix = client::claim_adl_payout(&f.exchange, &f.markets[0], &f.users[long].key());
+    let ix = ix::claim_adl_payout(&f.exchange, &f.markets[0], &f.users[long].key());
     assert_adl_err(f.bank.send(&[ix], &[]).await, AdlError::NothingToClaim);
     // At 115 every short is bankrupt (10 − 15 = −5) and the fund is empty.
     f.set_price(0, price(115), 0).await.unwrap();
     let m = f.markets[0];
     for (i, &s) in shorts.iter().enumerate() {
         let slot = f.slot_of(0, s).await.unwrap();
-        let ix = client::start_adl(&f.exchange, &m, &f.users[s].key(), slot);
+        let ix = ix::start_adl(&f.exchange, &m, &f.users[s].key(), slot);
         let r = f.bank.send(&[ix], &[]).await;
         if i < ADL_EVENT_RING {
             r.unwrap();
@@ -321,10 +318,7 @@ async fn event_ring_full_and_nothing_to_claim() {
         .collect();
     let id = s.market.adl_events[0].id;
     f.bank
-        .send(
-            &[client::auto_deleverage(&f.exchange, &m, 0, id, next)],
-            &[],
-        )
+        .send(&[ix::auto_deleverage(&f.exchange, &m, 0, id, next)], &[])
         .await
         .unwrap();
     check(&mut f).await;
@@ -332,12 +326,7 @@ async fn event_ring_full_and_nothing_to_claim() {
     let slot = f.slot_of(0, last).await.unwrap();
     f.bank
         .send(
-            &[client::start_adl(
-                &f.exchange,
-                &m,
-                &f.users[last].key(),
-                slot,
-            )],
+            &[ix::start_adl(&f.exchange, &m, &f.users[last].key(), slot)],
             &[],
         )
         .await
@@ -373,7 +362,7 @@ async fn liquidation_leaving_dust_or_asking_too_much_takes_the_whole_position() 
             16,
             adl_engine::state::MarketParamsArgs {
                 min_position_base: 0,
-                ..adl_keeper::fixture::default_params()
+                ..adl_harness::fixture::default_params()
             },
         )
         .await
@@ -388,7 +377,7 @@ async fn liquidation_leaving_dust_or_asking_too_much_takes_the_whole_position() 
         .unwrap();
     f.set_price(0, 94_500_000, 0).await.unwrap();
     let sx = f.slot_of(1, x).await.unwrap();
-    let ix = client::liquidate(
+    let ix = ix::liquidate(
         &f.exchange,
         &m,
         &f.users[x].key(),

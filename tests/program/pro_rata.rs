@@ -1,11 +1,11 @@
 //! Pro-rata ADL: the worked example's book under the pro-rata policy (exact shares and
 //! payouts), no escape and no double payment, and the liveness fallback from a ranked event.
 
+use adl_client::ix;
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 use solana_signer::Signer;
 
 use crate::adl::example;
@@ -16,22 +16,19 @@ async fn pro_rata_worked_example() {
     let m = e.f.markets[0];
     let ex = e.f.exchange;
     let k = e.f.users[e.l1].kp.insecure_clone();
-    let ix = client::set_adl_mode(&k.pubkey(), &ex, &m.market, ADL_MODE_PRO_RATA);
+    let ix = ix::set_adl_mode(&k.pubkey(), &ex, &m.market, ADL_MODE_PRO_RATA);
     assert_adl_err(e.f.bank.send(&[ix], &[&k]).await, AdlError::Unauthorized);
     let admin = e.f.admin.insecure_clone();
-    let ix = client::set_adl_mode(&admin.pubkey(), &ex, &m.market, 3);
+    let ix = ix::set_adl_mode(&admin.pubkey(), &ex, &m.market, 3);
     assert_adl_err(
         e.f.bank.send(&[ix], &[]).await,
         AdlError::InvalidMarketParams,
     );
-    let ix = client::set_adl_mode(&admin.pubkey(), &ex, &m.market, ADL_MODE_PRO_RATA);
+    let ix = ix::set_adl_mode(&admin.pubkey(), &ex, &m.market, ADL_MODE_PRO_RATA);
     e.f.bank.send(&[ix], &[]).await.unwrap();
     let xs = e.f.slot_of(0, e.x).await.unwrap();
     e.f.bank
-        .send(
-            &[client::start_adl(&ex, &m, &e.f.users[e.x].key(), xs)],
-            &[],
-        )
+        .send(&[ix::start_adl(&ex, &m, &e.f.users[e.x].key(), xs)], &[])
         .await
         .unwrap();
     check(&mut e.f).await;
@@ -55,7 +52,7 @@ async fn pro_rata_worked_example() {
     want.sort();
     assert_eq!(pending, want);
     // The ranked instruction does not serve a pro-rata event.
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, vec![s1]);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlWrongMode);
 
     // L1 owes ceil(4.0·11/14) = 3.142857143: notional 354.285712, cost removed 314.285715,
@@ -63,7 +60,7 @@ async fn pro_rata_worked_example() {
     // would keep 10.714286 of margin, a key of 87.4999989 < 87.5 (moved back): it keeps
     // 10.714285 (key 87.50000015) and the atom joins the payout, 79.285712.
     e.f.bank
-        .send(&[client::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1])], &[])
+        .send(&[ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1])], &[])
         .await
         .unwrap();
     check(&mut e.f).await;
@@ -74,13 +71,13 @@ async fn pro_rata_worked_example() {
     );
     // At most once per event.
     let before = state_bytes(&mut e.f).await;
-    let ix = client::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1]);
+    let ix = ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1]);
     assert_adl_err(
         e.f.bank.send(&[ix], &[]).await,
         AdlError::ObligationNotPending,
     );
     assert_eq!(before, state_bytes(&mut e.f).await);
-    let ix = client::apply_pro_rata(&ex, &m, 0, ev.id, vec![]);
+    let ix = ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![]);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlProofEmpty);
 
     // L3 cannot escape by acting first: its own trade applies its obligation
@@ -102,10 +99,7 @@ async fn pro_rata_worked_example() {
     // overshoot: 1.571428570 instead of 1.571428572. Each keeps one atom less margin than
     // the pro-rata release leaves (its key would move back), paid out instead.
     e.f.bank
-        .send(
-            &[client::apply_pro_rata(&ex, &m, 0, ev.id, vec![s2, s4])],
-            &[],
-        )
+        .send(&[ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s2, s4])], &[])
         .await
         .unwrap();
     check(&mut e.f).await;
@@ -148,7 +142,7 @@ async fn deadline_fallback_and_pending_pro_rata_blocks_ranked() {
     for &s in &shorts[..2] {
         let slot = f.slot_of(0, s).await.unwrap();
         f.bank
-            .send(&[client::start_adl(&ex, &m, &f.users[s].key(), slot)], &[])
+            .send(&[ix::start_adl(&ex, &m, &f.users[s].key(), slot)], &[])
             .await
             .unwrap();
     }
@@ -159,7 +153,7 @@ async fn deadline_fallback_and_pending_pro_rata_blocks_ranked() {
         (e0.mode, e1.mode),
         (ADL_MODE_RANKED_QUEUE, ADL_MODE_RANKED_QUEUE)
     );
-    let ix = client::adl_switch_to_pro_rata(&ex, &m, 0, e0.id);
+    let ix = ix::adl_switch_to_pro_rata(&ex, &m, 0, e0.id);
     assert_adl_err(
         f.bank.send(&[ix], &[]).await,
         AdlError::AdlDeadlineNotReached,
@@ -167,11 +161,11 @@ async fn deadline_fallback_and_pending_pro_rata_blocks_ranked() {
     f.bank.warp(301).await;
     f.set_price(0, price(115), 0).await.unwrap();
     f.bank
-        .send(&[client::adl_switch_to_pro_rata(&ex, &m, 0, e0.id)], &[])
+        .send(&[ix::adl_switch_to_pro_rata(&ex, &m, 0, e0.id)], &[])
         .await
         .unwrap();
     check(&mut f).await;
-    let ix = client::adl_switch_to_pro_rata(&ex, &m, 0, e0.id);
+    let ix = ix::adl_switch_to_pro_rata(&ex, &m, 0, e0.id);
     assert_adl_err(f.bank.send(&[ix], &[]).await, AdlError::AdlWrongMode);
     let s = f.market_snapshot(0).await;
     let e0 = s.market.adl_events[0];
@@ -182,10 +176,10 @@ async fn deadline_fallback_and_pending_pro_rata_blocks_ranked() {
     );
     let ls = f.slot_of(0, long).await.unwrap();
     // The other (ranked) event on the same side waits for the pro-rata obligations.
-    let ix = client::auto_deleverage(&ex, &m, 1, e1.id, vec![ls]);
+    let ix = ix::auto_deleverage(&ex, &m, 1, e1.id, vec![ls]);
     assert_adl_err(f.bank.send(&[ix], &[]).await, AdlError::ProRataPending);
     f.bank
-        .send(&[client::apply_pro_rata(&ex, &m, 0, e0.id, vec![ls])], &[])
+        .send(&[ix::apply_pro_rata(&ex, &m, 0, e0.id, vec![ls])], &[])
         .await
         .unwrap();
     check(&mut f).await;
@@ -193,7 +187,7 @@ async fn deadline_fallback_and_pending_pro_rata_blocks_ranked() {
     assert_eq!(s.market.adl_events[0].status, EVENT_DONE);
     assert_eq!(s.book.slots[ls as usize].base, 2 * BASE);
     f.bank
-        .send(&[client::auto_deleverage(&ex, &m, 1, e1.id, vec![ls])], &[])
+        .send(&[ix::auto_deleverage(&ex, &m, 1, e1.id, vec![ls])], &[])
         .await
         .unwrap();
     check(&mut f).await;

@@ -3,10 +3,10 @@
 //! proofs, payout claims, stakes and fee sweeps on the real program keep every invariant
 //! after every step; a rejected instruction changes nothing.
 
+use adl_client::ix;
 use adl_engine::state::{ADL_MODE_LEVERAGE_DRAIN, ADL_MODE_PRO_RATA, ADL_MODE_RANKED_QUEUE};
 use adl_engine_tests::state_bytes;
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -232,11 +232,11 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                     .await
             }
             Op::AddMargin { user, amount } => {
-                let ix = client::add_margin(&f.exchange, &m, &f.users[user].key(), amount);
+                let ix = ix::add_margin(&f.exchange, &m, &f.users[user].key(), amount);
                 f.send_as(&[ix], &[user]).await
             }
             Op::RemoveMargin { user, amount } => {
-                let ix = client::remove_margin(&f.exchange, &m, &f.users[user].key(), amount);
+                let ix = ix::remove_margin(&f.exchange, &m, &f.users[user].key(), amount);
                 f.send_as(&[ix], &[user]).await
             }
             Op::Price { dollars } => {
@@ -256,7 +256,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 let Some(slot) = f.slot_of(0, target).await else {
                     continue;
                 };
-                let ix = client::liquidate(
+                let ix = ix::liquidate(
                     &f.exchange,
                     &m,
                     &f.users[target].key(),
@@ -272,7 +272,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                     continue;
                 };
                 f.bank
-                    .send(&[client::flag_bankrupt(&f.exchange, &m, slot)], &[])
+                    .send(&[ix::flag_bankrupt(&f.exchange, &m, slot)], &[])
                     .await
             }
             Op::StartAdl { target } => {
@@ -280,7 +280,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 let Some(slot) = f.slot_of(0, target).await else {
                     continue;
                 };
-                let ix = client::start_adl(&f.exchange, &m, &f.users[target].key(), slot);
+                let ix = ix::start_adl(&f.exchange, &m, &f.users[target].key(), slot);
                 f.bank.send(&[ix], &[]).await
             }
             Op::Adl { k, corrupt } => {
@@ -304,7 +304,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 if wrong {
                     slots.swap(0, 1);
                 }
-                let ix = client::auto_deleverage(&f.exchange, &m, index as u8, ev.id, slots);
+                let ix = ix::auto_deleverage(&f.exchange, &m, index as u8, ev.id, slots);
                 let r = f.bank.send(&[ix], &[]).await;
                 prop_assert_eq!(
                     r.is_err(),
@@ -322,23 +322,23 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                     .find(|(_, p)| p.adl_payout > 0)
                     .map(|(_, p)| p.owner)
                     .unwrap_or(f.users[user].key());
-                let ix = client::claim_adl_payout(&f.exchange, &m, &owner);
+                let ix = ix::claim_adl_payout(&f.exchange, &m, &owner);
                 f.bank.send(&[ix], &[]).await
             }
             Op::Stake { user, amount } => f.stake(user, amount).await,
             Op::Sweep => {
                 f.bank
-                    .send(&[client::sweep_fees(&f.exchange, &m.market)], &[])
+                    .send(&[ix::sweep_fees(&f.exchange, &m.market)], &[])
                     .await
             }
             Op::Funding { slots } => {
                 f.bank.warp(slots).await;
                 f.set_price(0, oracle, 0).await.unwrap();
-                let ix = client::update_funding(&f.exchange, &m);
+                let ix = ix::update_funding(&f.exchange, &m);
                 f.bank.send(&[ix], &[]).await
             }
             Op::SetMode { mode } => {
-                let ix = client::set_adl_mode(&f.admin_key(), &f.exchange, &m.market, mode);
+                let ix = ix::set_adl_mode(&f.admin_key(), &f.exchange, &m.market, mode);
                 f.bank.send(&[ix], &[]).await
             }
             Op::ProRata { k } => {
@@ -355,7 +355,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 if slots.is_empty() {
                     continue;
                 }
-                let ix = client::apply_pro_rata(&f.exchange, &m, index as u8, ev.id, slots);
+                let ix = ix::apply_pro_rata(&f.exchange, &m, index as u8, ev.id, slots);
                 let r = f.bank.send(&[ix], &[]).await;
                 prop_assert!(r.is_ok(), "pending obligations rejected: {:?}", r);
                 r
@@ -372,7 +372,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 let Some((level, slots)) = s.drain_plan(index) else {
                     continue;
                 };
-                let ix = client::adl_drain(&f.exchange, &m, index as u8, ev.id, level, slots);
+                let ix = ix::adl_drain(&f.exchange, &m, index as u8, ev.id, level, slots);
                 f.bank.send(&[ix], &[]).await
             }
             Op::Switch => {
@@ -384,7 +384,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 else {
                     continue;
                 };
-                let ix = client::adl_switch_to_pro_rata(&f.exchange, &m, index as u8, ev.id);
+                let ix = ix::adl_switch_to_pro_rata(&f.exchange, &m, index as u8, ev.id);
                 f.bank.send(&[ix], &[]).await
             }
             Op::DustTrade { taker, maker, up } => {
@@ -397,7 +397,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
             Op::WashTrade { taker, maker, up } => {
                 let band = oracle / 20;
                 let px = if up { oracle + band } else { oracle - band };
-                let min = adl_keeper::bootstrap::MIN_TRADE_BASE as i64;
+                let min = adl_client::bootstrap::MIN_TRADE_BASE as i64;
                 f.trade(0, taker, maker, min, px, USDC, USDC).await
             }
             Op::FlagTopUp { user, amount } => {
@@ -405,8 +405,8 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                     continue;
                 };
                 let ixs = [
-                    client::flag_bankrupt(&f.exchange, &m, slot),
-                    client::add_margin(&f.exchange, &m, &f.users[user].key(), amount),
+                    ix::flag_bankrupt(&f.exchange, &m, slot),
+                    ix::add_margin(&f.exchange, &m, &f.users[user].key(), amount),
                 ];
                 f.send_as(&ixs, &[user]).await
             }
@@ -427,7 +427,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 if room <= 0 {
                     continue;
                 }
-                let ix = client::remove_margin(&f.exchange, &m, &f.users[user].key(), room as u64);
+                let ix = ix::remove_margin(&f.exchange, &m, &f.users[user].key(), room as u64);
                 f.send_as(&[ix], &[user]).await
             }
             Op::TinyStake { user } => f.stake(user, 1).await,
@@ -445,16 +445,16 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                         if st.shares == 0 {
                             continue;
                         }
-                        client::if_request_unstake(&k, &f.exchange, &t, st.shares)
+                        ix::if_request_unstake(&k, &f.exchange, &t, st.shares)
                     }
                     1 => {
                         // Time passes (the oracle refreshed) before the unstake is tried.
                         f.bank.warp(slots).await;
                         f.set_price(0, oracle, 0).await.unwrap();
                         before = state_bytes(&mut f).await;
-                        client::if_unstake(&k, &f.exchange, &t, &[m.market])
+                        ix::if_unstake(&k, &f.exchange, &t, &[m.market])
                     }
-                    _ => client::if_cancel_unstake(&k, &f.exchange, &t),
+                    _ => ix::if_cancel_unstake(&k, &f.exchange, &t),
                 };
                 f.send_as(&[ix], &[user]).await
             }

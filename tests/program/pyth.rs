@@ -2,11 +2,11 @@
 //! serialized by the Pyth SDK's own types, owned by the Pyth receiver program — trade and
 //! liquidate on a fresh price, and every bad update is rejected by name with nothing changed.
 
+use adl_client::ix::{self, OracleConfig};
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes, ten_x_long};
-use adl_keeper::client::{self, OracleConfig};
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 use anchor_lang::prelude::Pubkey;
 
 const FEED: [u8; 32] = [0xEF; 32];
@@ -261,7 +261,7 @@ async fn set_market_oracle_checks_its_account_and_waits_for_adl() {
     let key = Pubkey::new_unique();
     let (slot, now) = f.clock().await;
     // Not the admin.
-    let ix = client::set_market_oracle(
+    let ix = ix::set_market_oracle(
         &f.users[a].key(),
         &f.exchange,
         &f.markets[0].market,
@@ -317,10 +317,10 @@ async fn set_market_oracle_checks_its_account_and_waits_for_adl() {
         &PYTH_RECEIVER_ID,
     );
     let sa = f.slot_of(0, a).await.unwrap();
-    let flag = client::flag_bankrupt(&f.exchange, &f.markets[0], sa);
+    let flag = ix::flag_bankrupt(&f.exchange, &f.markets[0], sa);
     f.bank.send(&[flag], &[]).await.unwrap();
     // The fixture's fund is empty: ADL may start at once.
-    let start = client::start_adl(&f.exchange, &f.markets[0], &f.users[a].key(), sa);
+    let start = ix::start_adl(&f.exchange, &f.markets[0], &f.users[a].key(), sa);
     f.bank.send(&[start], &[]).await.unwrap();
     check(&mut f).await;
     let back = OracleConfig {
@@ -377,7 +377,7 @@ async fn keeper_liquidates_on_a_pyth_market() {
     assert_eq!(s.oracle.price, 94_500_000);
     let cfg = adl_keeper::keeper::KeeperConfig::new(f.exchange);
     let kp = f.users[keeper].kp.insecure_clone();
-    let chain = adl_keeper::chain::BankChain::new(&mut f, kp);
+    let chain = adl_harness::chain::BankChain::new(&mut f, kp);
     let r = adl_keeper::keeper::tick(&chain, &cfg, 100).await.unwrap();
     assert_eq!(r.liquidations, 1);
     let mut g = chain.fixture().await;

@@ -4,10 +4,10 @@
 //! transaction must fail with a named error and leave every account unchanged. The untouched
 //! instruction then succeeds, so each failure was the substitution's.
 
+use adl_client::ix::{self, TradeArgs};
 use adl_engine::state::*;
 use adl_engine_tests::{check, state_bytes};
-use adl_keeper::client::{self, TradeArgs};
-use adl_keeper::fixture::{custom_error, price, Fixture, BASE, USDC};
+use adl_harness::fixture::{custom_error, price, Fixture, BASE, USDC};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use solana_keypair::Keypair;
@@ -17,7 +17,7 @@ use crate::adl::example;
 
 /// Accounts a substitution may use, by role.
 struct Pool {
-    other_market: client::MarketAccounts,
+    other_market: ix::MarketAccounts,
     other_exchange: Pubkey,
     other_oracle: Pubkey,
     other_user: Pubkey,
@@ -30,7 +30,7 @@ struct Pool {
 fn candidates(
     pool: &Pool,
     key: &Pubkey,
-    m: &client::MarketAccounts,
+    m: &ix::MarketAccounts,
     generic_only: bool,
 ) -> Vec<Pubkey> {
     let same_role = if *key == m.market {
@@ -50,7 +50,7 @@ fn candidates(
     out.extend([
         Pubkey::new_unique(),
         anchor_lang::system_program::ID,
-        client::PROGRAM_ID,
+        ix::PROGRAM_ID,
     ]);
     out.retain(|c| c != key);
     out
@@ -137,18 +137,15 @@ async fn every_account_of_every_instruction_is_checked() {
         .unwrap();
     let mint = f.mint;
     f.bank
-        .send(
-            &[client::init_exchange(&admin2.pubkey(), &mint)],
-            &[&admin2],
-        )
+        .send(&[ix::init_exchange(&admin2.pubkey(), &mint)], &[&admin2])
         .await
         .unwrap();
-    let other_exchange = client::exchange_pda(&admin2.pubkey());
+    let other_exchange = ix::exchange_pda(&admin2.pubkey());
     let pool = Pool {
         other_market,
         other_exchange,
         other_oracle,
-        other_user: client::user_pda(&f.exchange, &f.users[e.m].key()),
+        other_user: ix::user_pda(&f.exchange, &f.users[e.m].key()),
         other_token: f.users[e.m].token,
         other_signer: f.users[e.m].kp.insecure_clone(),
     };
@@ -162,12 +159,12 @@ async fn every_account_of_every_instruction_is_checked() {
     let user_key = |f: &Fixture, u: usize| f.users[u].key();
 
     // Trading and collateral.
-    let ix = client::deposit(&staker.pubkey(), &ex, &f.users[e.staker].token, 2 * USDC);
+    let ix = ix::deposit(&staker.pubkey(), &ex, &f.users[e.staker].token, 2 * USDC);
     all_substitutions_fail(f, &pool, "deposit", ix, &[&staker], &[]).await;
     // The destination of a withdrawal is the owner's choice (any account of the mint).
-    let ix = client::withdraw(&staker.pubkey(), &ex, &f.users[e.staker].token, USDC);
+    let ix = ix::withdraw(&staker.pubkey(), &ex, &f.users[e.staker].token, USDC);
     all_substitutions_fail(f, &pool, "withdraw", ix, &[&staker], &[4]).await;
-    let ix = client::trade(
+    let ix = ix::trade(
         &ex,
         &m,
         &l1.pubkey(),
@@ -180,44 +177,44 @@ async fn every_account_of_every_instruction_is_checked() {
         },
     );
     all_substitutions_fail(f, &pool, "trade", ix, &[&l1, &l3], &[]).await;
-    let ix = client::add_margin(&ex, &m, &l2.pubkey(), USDC);
+    let ix = ix::add_margin(&ex, &m, &l2.pubkey(), USDC);
     all_substitutions_fail(f, &pool, "add_margin", ix, &[&l2], &[]).await;
-    let ix = client::remove_margin(&ex, &m, &l2.pubkey(), USDC);
+    let ix = ix::remove_margin(&ex, &m, &l2.pubkey(), USDC);
     all_substitutions_fail(f, &pool, "remove_margin", ix, &[&l2], &[]).await;
     // Admin and oracle.
     // The authority may publish to any of its oracles: the oracle account is its choice.
-    let ix = client::set_oracle_price(&auth.pubkey(), &ex, &m.oracle, price(115), 0);
+    let ix = ix::set_oracle_price(&auth.pubkey(), &ex, &m.oracle, price(115), 0);
     all_substitutions_fail(f, &pool, "set_oracle_price", ix, &[&auth], &[2]).await;
-    let ix = client::update_market_params(
+    let ix = ix::update_market_params(
         &admin.pubkey(),
         &ex,
         &m.market,
-        adl_keeper::fixture::default_params(),
+        adl_harness::fixture::default_params(),
     );
     all_substitutions_fail(f, &pool, "update_market_params", ix, &[&admin], &[2]).await;
-    let ix = client::set_paused(&admin.pubkey(), &ex, 0);
+    let ix = ix::set_paused(&admin.pubkey(), &ex, 0);
     all_substitutions_fail(f, &pool, "set_paused", ix, &[&admin], &[]).await;
-    let ix = client::set_adl_mode(&admin.pubkey(), &ex, &m.market, ADL_MODE_RANKED_QUEUE);
+    let ix = ix::set_adl_mode(&admin.pubkey(), &ex, &m.market, ADL_MODE_RANKED_QUEUE);
     all_substitutions_fail(f, &pool, "set_adl_mode", ix, &[&admin], &[2]).await;
-    let ix = client::update_funding(&ex, &m);
+    let ix = ix::update_funding(&ex, &m);
     f.bank.warp(2).await;
     f.set_price(0, price(115), 0).await.unwrap();
     // Cranks serve whichever market the caller names (its oracle must match it).
     all_substitutions_fail(f, &pool, "update_funding", ix, &[], &[1]).await;
-    let ix = client::sweep_fees(&ex, &m.market);
+    let ix = ix::sweep_fees(&ex, &m.market);
     all_substitutions_fail(f, &pool, "sweep_fees", ix, &[], &[1]).await;
     // Insurance.
-    let ix = client::if_stake(&staker.pubkey(), &ex, &f.users[e.staker].token, USDC);
+    let ix = ix::if_stake(&staker.pubkey(), &ex, &f.users[e.staker].token, USDC);
     all_substitutions_fail(f, &pool, "if_stake", ix, &[&staker], &[]).await;
     // The staker's token account is its choice (the source of a stake must be signed for by
     // its owner, the SPL Token program checks that); requests do not move tokens.
-    let ix = client::if_request_unstake(&staker.pubkey(), &ex, &f.users[e.staker].token, 1);
+    let ix = ix::if_request_unstake(&staker.pubkey(), &ex, &f.users[e.staker].token, 1);
     all_substitutions_fail(f, &pool, "if_request_unstake", ix, &[&staker], &[5]).await;
     // Bankruptcy and ADL: X is bankrupt at 115.
     let xs = f.slot_of(0, e.x).await.unwrap();
-    let ix = client::flag_bankrupt(&ex, &m, xs);
+    let ix = ix::flag_bankrupt(&ex, &m, xs);
     all_substitutions_fail(f, &pool, "flag_bankrupt", ix, &[], &[]).await;
-    let ix = client::start_adl(&ex, &m, &x.pubkey(), xs);
+    let ix = ix::start_adl(&ex, &m, &x.pubkey(), xs);
     all_substitutions_fail(f, &pool, "start_adl", ix, &[], &[]).await;
     let s = f.market_snapshot(0).await;
     let ev = s.market.adl_events[0];
@@ -226,14 +223,14 @@ async fn every_account_of_every_instruction_is_checked() {
         .iter()
         .map(|p| p.slot)
         .collect();
-    let ix = client::auto_deleverage(&ex, &m, 0, ev.id, slots);
+    let ix = ix::auto_deleverage(&ex, &m, 0, ev.id, slots);
     all_substitutions_fail(f, &pool, "auto_deleverage", ix, &[], &[]).await;
-    let ix = client::claim_adl_payout(&ex, &m, &user_key(f, e.l1));
+    let ix = ix::claim_adl_payout(&ex, &m, &user_key(f, e.l1));
     all_substitutions_fail(f, &pool, "claim_adl_payout", ix, &[], &[]).await;
     // Liquidation: L4 (2.0 at 115, margin 50) at 90 is below maintenance.
     f.set_price(0, price(90), 0).await.unwrap();
     let l4s = f.slot_of(0, e.l4).await.unwrap();
-    let ix = client::liquidate(
+    let ix = ix::liquidate(
         &ex,
         &m,
         &user_key(f, e.l4),

@@ -1,11 +1,11 @@
 //! Happy paths with exact atoms: deposit, withdraw, open, reduce, close, flip, margin moves,
 //! queue order.
 
+use adl_client::ix;
 use adl_engine::math;
 use adl_engine::state::*;
 use adl_engine_tests::check;
-use adl_keeper::client;
-use adl_keeper::fixture::{price, Fixture, BASE, USDC};
+use adl_harness::fixture::{price, Fixture, BASE, USDC};
 
 #[tokio::test]
 async fn deposit_and_withdraw_move_exact_atoms() {
@@ -18,7 +18,7 @@ async fn deposit_and_withdraw_move_exact_atoms() {
         f.token_balance(&f.users[a].token.clone()).await,
         5_000 * USDC - 1_234_567_891
     );
-    let ix = client::withdraw(
+    let ix = ix::withdraw(
         &f.users[a].key(),
         &f.exchange,
         &f.users[a].token,
@@ -31,7 +31,7 @@ async fn deposit_and_withdraw_move_exact_atoms() {
         f.token_balance(&f.users[a].token.clone()).await,
         4_000 * USDC
     );
-    let vault = client::vault_pda(&f.exchange);
+    let vault = ix::vault_pda(&f.exchange);
     assert_eq!(f.token_balance(&vault).await, 1_000 * USDC);
 }
 
@@ -174,7 +174,7 @@ async fn margin_moves_reindex_and_respect_initial_margin() {
     f.trade(0, a, b, BASE, price(100), 20 * USDC, 20 * USDC)
         .await
         .unwrap();
-    let ix = client::add_margin(&f.exchange, &m, &f.users[a].key(), 5 * USDC);
+    let ix = ix::add_margin(&f.exchange, &m, &f.users[a].key(), 5 * USDC);
     f.send_as(&[ix], &[a]).await.unwrap();
     check(&mut f).await;
     let s = f.market_snapshot(0).await;
@@ -183,7 +183,7 @@ async fn margin_moves_reindex_and_respect_initial_margin() {
     // K = (100e6 − 25e6)·1e9/1e9 = 75_000_000.
     assert_eq!(s.long_queue.by_leverage[0].key, -75_000_000);
     // Initial margin at 100 is 10 USDC: removing 15 leaves exactly 10 (allowed).
-    let ix = client::remove_margin(&f.exchange, &m, &f.users[a].key(), 15 * USDC);
+    let ix = ix::remove_margin(&f.exchange, &m, &f.users[a].key(), 15 * USDC);
     f.send_as(&[ix], &[a]).await.unwrap();
     check(&mut f).await;
     let s = f.market_snapshot(0).await;

@@ -2,7 +2,7 @@
 #![allow(deprecated)]
 
 use adl_engine::error::AdlError;
-use adl_keeper::fixture::{code, custom_error, price, Fixture, BASE, USDC};
+use adl_harness::fixture::{code, custom_error, price, Fixture, BASE, USDC};
 use solana_program_test::BanksClientError;
 
 /// Asserts that `r` failed with the program error `e`.
@@ -23,14 +23,14 @@ pub fn assert_adl_err(r: Result<(), BanksClientError>, e: AdlError) {
 pub async fn state_bytes(f: &mut Fixture) -> Vec<Vec<u8>> {
     let mut keys = vec![
         f.exchange,
-        adl_keeper::client::vault_pda(&f.exchange),
+        adl_client::ix::vault_pda(&f.exchange),
         f.fund_key(),
     ];
     for m in &f.markets {
         keys.extend([m.market, m.oracle, m.book, m.long_queue, m.short_queue]);
     }
     for u in &f.users {
-        keys.push(adl_keeper::client::user_pda(&f.exchange, &u.key()));
+        keys.push(adl_client::ix::user_pda(&f.exchange, &u.key()));
         keys.push(u.token);
     }
     let mut out = Vec::with_capacity(keys.len());

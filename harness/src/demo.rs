@@ -1,4 +1,4 @@
-//! `adl-keeper demo`: an exchange on the in-process bank — oracle, market, twenty funded
+//! `adl-demo`: an exchange on the in-process bank — oracle, market, twenty funded
 //! traders with positions of different leverage — and both sides' ADL queues; then a crash
 //! that the keeper resolves.
 
@@ -6,13 +6,13 @@ use std::fmt::Write;
 
 use adl_engine::state::{EVENT_DONE, SIDE_LONG, SIDE_SHORT};
 
-use crate::accounts::MarketSnapshot;
 use crate::chain::BankChain;
-use crate::client;
 use crate::fixture::{price, Fixture, BASE, USDC};
-use crate::invariants;
-use crate::keeper::{tick, KeeperConfig, Work};
-use crate::view::format_queue;
+use adl_client::accounts::MarketSnapshot;
+use adl_client::invariants;
+use adl_client::ix;
+use adl_keeper::keeper::{tick, KeeperConfig, Work};
+use adl_keeper::view::format_queue;
 
 /// Leverage (whole x) each of the ten long/short pairs opens at.
 const PAIR_LEVERAGE: [u64; 10] = [2, 9, 4, 7, 3, 8, 5, 6, 2, 9];
@@ -56,7 +56,7 @@ pub async fn run() -> Result<String, String> {
     f.trade(0, 19, 1, BASE, price(100), 0, 0)
         .await
         .map_err(|e| format!("reduce: {e}"))?;
-    let ix = crate::client::add_margin(&f.exchange, &m, &f.users[3].key(), 150 * USDC);
+    let ix = adl_client::ix::add_margin(&f.exchange, &m, &f.users[3].key(), 150 * USDC);
     f.send_as(&[ix], &[3])
         .await
         .map_err(|e| format!("add_margin: {e}"))?;
@@ -125,7 +125,7 @@ async fn crash(f: &mut Fixture, out: &mut String) -> Result<(), String> {
         .map_err(|e| format!("stake: {e}"))?;
     let m = f.markets[0];
     f.bank
-        .send(&[client::sweep_fees(&f.exchange, &m.market)], &[])
+        .send(&[ix::sweep_fees(&f.exchange, &m.market)], &[])
         .await
         .map_err(|e| format!("sweep: {e}"))?;
     let keeper = f.add_user(20_000 * USDC, 20_000 * USDC).await;

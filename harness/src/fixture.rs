@@ -1,7 +1,6 @@
 //! A ready exchange on the in-process bank: collateral mint, exchange, oracle, markets and
 //! funded users. The demo and the integration tests build on it.
 
-use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
@@ -12,12 +11,14 @@ use solana_program_pack::Pack;
 use solana_program_test::BanksClientError;
 use solana_signer::Signer;
 
-use crate::accounts::{
+use adl_client::accounts::{
     read_borsh, read_oracle, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot,
 };
+pub use adl_client::chain::code;
+
 use crate::bank::Bank;
-use crate::client::{self, MarketAccounts, MarketParamsArgs, TradeArgs};
-use crate::invariants::{self, ExchangeSnapshot};
+use adl_client::invariants::{self, ExchangeSnapshot};
+use adl_client::ix::{self, MarketAccounts, MarketParamsArgs, TradeArgs};
 
 /// One whole collateral unit (USDC-like, 6 decimals).
 pub const USDC: u64 = 1_000_000;
@@ -36,7 +37,7 @@ pub const UNSTAKE_WINDOW_SLOTS: u64 = 200;
 
 /// Parameters used by the demo and most tests: 10x initial, 20x maintenance.
 pub fn default_params() -> MarketParamsArgs {
-    crate::bootstrap::default_params()
+    adl_client::bootstrap::default_params()
 }
 
 pub struct User {
@@ -76,11 +77,6 @@ pub fn custom_error(err: &BanksClientError) -> Option<u32> {
     }
 }
 
-/// The code Anchor gives an `AdlError` variant.
-pub fn code(e: AdlError) -> u32 {
-    e as u32 + anchor_lang::error::ERROR_CODE_OFFSET
-}
-
 impl Fixture {
     /// Bank, mint, exchange and one oracle at `oracle_price`; no market yet.
     pub async fn new(oracle_price: u64) -> Fixture {
@@ -91,20 +87,20 @@ impl Fixture {
         let rent = bank.rent_exempt(spl_token::state::Mint::LEN).await;
         bank.send(
             &[
-                client::token::create_token_account(
+                ix::token::create_token_account(
                     &admin.pubkey(),
                     &mint_kp.pubkey(),
                     rent,
                     spl_token::state::Mint::LEN,
                 ),
-                client::token::initialize_mint(&mint_kp.pubkey(), &mint_authority.pubkey(), 6),
-                client::init_exchange(&admin.pubkey(), &mint_kp.pubkey()),
+                ix::token::initialize_mint(&mint_kp.pubkey(), &mint_authority.pubkey(), 6),
+                ix::init_exchange(&admin.pubkey(), &mint_kp.pubkey()),
             ],
             &[&mint_kp],
         )
         .await
         .unwrap_or_else(|e| panic!("exchange setup failed: {e}"));
-        let exchange = client::exchange_pda(&admin.pubkey());
+        let exchange = ix::exchange_pda(&admin.pubkey());
         let mut f = Fixture {
             bank,
             admin,
@@ -117,7 +113,7 @@ impl Fixture {
             users: vec![],
         };
         f.add_oracle(oracle_price).await;
-        let ix = client::init_insurance_fund(
+        let ix = ix::init_insurance_fund(
             &f.admin.pubkey(),
             &f.exchange,
             UNSTAKE_COOLDOWN_SLOTS,
@@ -135,7 +131,7 @@ impl Fixture {
     }
 
     pub fn fund_key(&self) -> Pubkey {
-        client::insurance_fund_pda(&self.exchange)
+        ix::insurance_fund_pda(&self.exchange)
     }
 
     pub async fn fund(&mut self) -> InsuranceFund {
@@ -145,7 +141,7 @@ impl Fixture {
     }
 
     pub async fn stake_account(&mut self, user: usize) -> Option<InsuranceStake> {
-        let key = client::stake_pda(&self.fund_key(), &self.users[user].key());
+        let key = ix::stake_pda(&self.fund_key(), &self.users[user].key());
         let data = self.bank.data(&key).await;
         read_borsh(&data)
     }
@@ -154,12 +150,9 @@ impl Fixture {
     pub async fn stake(&mut self, user: usize, amount: u64) -> Result<(), BanksClientError> {
         let mut ixs = vec![];
         if self.stake_account(user).await.is_none() {
-            ixs.push(client::if_create_stake(
-                &self.users[user].key(),
-                &self.exchange,
-            ));
+            ixs.push(ix::if_create_stake(&self.users[user].key(), &self.exchange));
         }
-        ixs.push(client::if_stake(
+        ixs.push(ix::if_stake(
             &self.users[user].key(),
             &self.exchange,
             &self.users[user].token,
@@ -176,7 +169,7 @@ impl Fixture {
 
     pub async fn add_oracle(&mut self, oracle_price: u64) -> Pubkey {
         let index = self.oracles.len() as u16;
-        let ix = client::init_oracle(
+        let ix = ix::init_oracle(
             &self.admin.pubkey(),
             &self.exchange,
             index,
@@ -188,7 +181,7 @@ impl Fixture {
             .send(&[ix], &[])
             .await
             .unwrap_or_else(|e| panic!("init_oracle failed: {e}"));
-        let key = client::oracle_pda(&self.exchange, index);
+        let key = ix::oracle_pda(&self.exchange, index);
         self.oracles.push(key);
         key
     }
@@ -204,7 +197,7 @@ impl Fixture {
     ) -> (Vec<Instruction>, [Keypair; 3], MarketAccounts) {
         let kps = [Keypair::new(), Keypair::new(), Keypair::new()];
         let admin = self.admin.pubkey();
-        let market = client::market_pda(&self.exchange, self.markets.len() as u16);
+        let market = ix::market_pda(&self.exchange, self.markets.len() as u16);
         let m = MarketAccounts {
             market,
             oracle,
@@ -217,10 +210,10 @@ impl Fixture {
         let book_rent = self.bank.rent_exempt(book_len).await;
         let q_rent = self.bank.rent_exempt(q_len).await;
         let ixs = vec![
-            client::create_account(&admin, &m.book, book_rent, book_len),
-            client::create_account(&admin, &m.long_queue, q_rent, q_len),
-            client::create_account(&admin, &m.short_queue, q_rent, q_len),
-            client::init_market(&admin, &self.exchange, &m, params),
+            ix::create_account(&admin, &m.book, book_rent, book_len),
+            ix::create_account(&admin, &m.long_queue, q_rent, q_len),
+            ix::create_account(&admin, &m.short_queue, q_rent, q_len),
+            ix::init_market(&admin, &self.exchange, &m, params),
         ];
         (ixs, kps, m)
     }
@@ -254,17 +247,17 @@ impl Fixture {
         let rent = self.bank.rent_exempt(spl_token::state::Account::LEN).await;
         let mut ixs = vec![
             solana_system_interface::instruction::transfer(&payer, &kp.pubkey(), 100_000_000),
-            client::token::create_token_account(
+            ix::token::create_token_account(
                 &payer,
                 &token.pubkey(),
                 rent,
                 spl_token::state::Account::LEN,
             ),
-            client::token::initialize_account(&token.pubkey(), &self.mint, &kp.pubkey()),
-            client::create_user(&kp.pubkey(), &self.exchange),
+            ix::token::initialize_account(&token.pubkey(), &self.mint, &kp.pubkey()),
+            ix::create_user(&kp.pubkey(), &self.exchange),
         ];
         if tokens > 0 {
-            ixs.push(client::token::mint_to(
+            ixs.push(ix::token::mint_to(
                 &self.mint,
                 &token.pubkey(),
                 &self.mint_authority.pubkey(),
@@ -272,7 +265,7 @@ impl Fixture {
             ));
         }
         if deposit > 0 {
-            ixs.push(client::deposit(
+            ixs.push(ix::deposit(
                 &kp.pubkey(),
                 &self.exchange,
                 &token.pubkey(),
@@ -317,7 +310,7 @@ impl Fixture {
         taker_margin: u64,
         maker_margin: u64,
     ) -> Instruction {
-        client::trade(
+        ix::trade(
             &self.exchange,
             &self.markets[market],
             &self.users[taker].key(),
@@ -360,7 +353,7 @@ impl Fixture {
         p: u64,
         confidence: u64,
     ) -> Result<(), BanksClientError> {
-        let ix = client::set_oracle_price(
+        let ix = ix::set_oracle_price(
             &self.oracle_authority.pubkey(),
             &self.exchange,
             &self.oracles[oracle],
@@ -385,7 +378,7 @@ impl Fixture {
             .slot_of(market, owner)
             .await
             .ok_or(BanksClientError::ClientError("owner has no position"))?;
-        let ix = client::liquidate(
+        let ix = ix::liquidate(
             &self.exchange,
             &self.markets[market],
             &self.users[owner].key(),
@@ -403,10 +396,10 @@ impl Fixture {
         &mut self,
         market: usize,
         oracle: Pubkey,
-        cfg: client::OracleConfig,
+        cfg: ix::OracleConfig,
     ) -> Result<(), BanksClientError> {
         let admin = self.admin.insecure_clone();
-        let ix = client::set_market_oracle(
+        let ix = ix::set_market_oracle(
             &admin.pubkey(),
             &self.exchange,
             &self.markets[market].market,
@@ -448,7 +441,7 @@ impl Fixture {
     }
 
     pub async fn user_account(&mut self, user: usize) -> UserAccount {
-        let key = client::user_pda(&self.exchange, &self.users[user].key());
+        let key = ix::user_pda(&self.exchange, &self.users[user].key());
         let data = self.bank.data(&key).await;
         read_zero_copy(&data).unwrap_or_else(|| panic!("user account {user} missing"))
     }
@@ -485,7 +478,7 @@ impl Fixture {
     }
 
     pub async fn snapshot(&mut self) -> ExchangeSnapshot {
-        let vault = client::vault_pda(&self.exchange);
+        let vault = ix::vault_pda(&self.exchange);
         let vault_balance = self.token_balance(&vault).await;
         let mut users = Vec::with_capacity(self.users.len());
         for u in 0..self.users.len() {

@@ -13,7 +13,7 @@ use solana_signer::Signer;
 use tracing::info;
 
 use crate::chain::{Chain, ChainError};
-use crate::client::{self, MarketAccounts, MarketParamsArgs};
+use crate::ix::{self, MarketAccounts, MarketParamsArgs};
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -114,7 +114,7 @@ pub async fn bootstrap<C: Chain>(
     plan: &BootstrapPlan,
 ) -> Result<Bootstrapped, ChainError> {
     let admin = chain.keeper();
-    let exchange = client::exchange_pda(&admin);
+    let exchange = ix::exchange_pda(&admin);
     let mint = match (plan.mint, exists(chain, &exchange).await?) {
         (_, true) => {
             let data = chain.accounts(&[exchange]).await?[0]
@@ -134,13 +134,13 @@ pub async fn bootstrap<C: Chain>(
             chain
                 .send_with(
                     &[
-                        client::token::create_token_account(
+                        ix::token::create_token_account(
                             &admin,
                             &kp.pubkey(),
                             rent,
                             spl_token::state::Mint::LEN,
                         ),
-                        client::token::initialize_mint(&kp.pubkey(), &admin, 6),
+                        ix::token::initialize_mint(&kp.pubkey(), &admin, 6),
                     ],
                     &[&kp],
                 )
@@ -150,13 +150,13 @@ pub async fn bootstrap<C: Chain>(
         }
     };
     if !exists(chain, &exchange).await? {
-        chain.send(&[client::init_exchange(&admin, &mint)]).await?;
+        chain.send(&[ix::init_exchange(&admin, &mint)]).await?;
         info!(%exchange, "created exchange");
     }
-    let fund = client::insurance_fund_pda(&exchange);
+    let fund = ix::insurance_fund_pda(&exchange);
     if !exists(chain, &fund).await? {
         chain
-            .send(&[client::init_insurance_fund(
+            .send(&[ix::init_insurance_fund(
                 &admin,
                 &exchange,
                 plan.unstake_cooldown_slots,
@@ -165,10 +165,10 @@ pub async fn bootstrap<C: Chain>(
             .await?;
         info!(%fund, "created insurance fund");
     }
-    let oracle = client::oracle_pda(&exchange, 0);
+    let oracle = ix::oracle_pda(&exchange, 0);
     if !exists(chain, &oracle).await? {
         chain
-            .send(&[client::init_oracle(
+            .send(&[ix::init_oracle(
                 &admin,
                 &exchange,
                 0,
@@ -181,7 +181,7 @@ pub async fn bootstrap<C: Chain>(
     }
     let mut markets = vec![];
     for (index, &capacity) in plan.market_capacities.iter().enumerate() {
-        let market = client::market_pda(&exchange, index as u16);
+        let market = ix::market_pda(&exchange, index as u16);
         if exists(chain, &market).await? {
             let data = chain.accounts(&[market]).await?[0]
                 .clone()
@@ -215,10 +215,10 @@ pub async fn bootstrap<C: Chain>(
         chain
             .send_with(
                 &[
-                    client::create_account(&admin, &m.book, book_rent, book_len),
-                    client::create_account(&admin, &m.long_queue, q_rent, q_len),
-                    client::create_account(&admin, &m.short_queue, q_rent, q_len),
-                    client::init_market(&admin, &exchange, &m, plan.params),
+                    ix::create_account(&admin, &m.book, book_rent, book_len),
+                    ix::create_account(&admin, &m.long_queue, q_rent, q_len),
+                    ix::create_account(&admin, &m.short_queue, q_rent, q_len),
+                    ix::init_market(&admin, &exchange, &m, plan.params),
                 ],
                 &[&kps[0], &kps[1], &kps[2]],
             )
@@ -239,13 +239,13 @@ pub async fn bootstrap<C: Chain>(
                 && h.oracle_feed_id == p.feed_id
                 && h.max_oracle_age_secs == p.max_age_secs;
             if !set {
-                let cfg = client::OracleConfig {
+                let cfg = ix::OracleConfig {
                     kind: ORACLE_KIND_PYTH,
                     feed_id: p.feed_id,
                     max_age_secs: p.max_age_secs,
                 };
                 chain
-                    .send(&[client::set_market_oracle(
+                    .send(&[ix::set_market_oracle(
                         &admin, &exchange, &m.market, &p.account, cfg,
                     )])
                     .await?;
