@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use adl_engine::adl::{self, PlannedFill, RankWalk};
+use adl_engine::adl::{self, PlannedFill};
 use adl_engine::engine::{self, MarketState};
 use adl_engine::error::AdlError;
 use adl_engine::math;
@@ -197,11 +197,7 @@ fn cp_side(ev: &AdlEvent) -> u8 {
 }
 
 fn queue_slots(st: &MarketState, side: u8) -> Vec<u32> {
-    let q = if side == SIDE_LONG {
-        &st.long_queue
-    } else {
-        &st.short_queue
-    };
+    let q = st.queue(side);
     q.by_leverage[..q.len()].iter().map(|e| e.slot()).collect()
 }
 
@@ -546,32 +542,9 @@ impl Exchange {
     /// rank proof. False when there is nothing to fill and the walk is not capped.
     fn ranked_tx(&mut self, index: usize, price: u64) -> bool {
         let per_tx = self.cfg.fills_per_tx;
-        let (slots, capped) = self.bufs.with(|st, _| {
-            let ev = st.market.adl_events[index];
-            let q = if cp_side(&ev) == SIDE_LONG {
-                &st.long_queue
-            } else {
-                &st.short_queue
-            };
-            let book = &*st.book.slots;
-            let mut walk = RankWalk::resume(
-                &q.by_leverage[..q.len()],
-                |s| book.get(s as usize),
-                st.market.cumulative_funding,
-                ev.exec_price,
-                &st.market.adl_walks[index],
-                ev.base_remaining,
-                engine::walk_cap(),
-            );
-            let mut out = vec![];
-            while out.len() < per_tx {
-                match walk.next_fill() {
-                    Some(p) => out.push(p.slot),
-                    None => break,
-                }
-            }
-            (out, walk.capped)
-        });
+        let (slots, capped) = self
+            .bufs
+            .with(|st, _| testkit::keeper_plan(st, index, per_tx));
         if slots.is_empty() && !capped {
             return false;
         }
@@ -696,11 +669,7 @@ impl Exchange {
     fn drain(&mut self, index: usize, price: u64) -> bool {
         let found = self.bufs.with(|st, _| {
             let ev = st.market.adl_events[index];
-            let q = if cp_side(&ev) == SIDE_LONG {
-                &st.long_queue
-            } else {
-                &st.short_queue
-            };
+            let q = st.queue(cp_side(&ev));
             let book = &*st.book.slots;
             let get = |s: u32| book.get(s as usize);
             let lev = &q.by_leverage[..q.len()];
@@ -842,11 +811,7 @@ impl Exchange {
         self.bufs.with(|st, _| {
             for side in [SIDE_LONG, SIDE_SHORT] {
                 let (lev, ent) = {
-                    let q = if side == SIDE_LONG {
-                        &st.long_queue
-                    } else {
-                        &st.short_queue
-                    };
+                    let q = st.queue(side);
                     (
                         q.by_leverage[..q.len()].to_vec(),
                         q.by_entry[..q.len()].to_vec(),

@@ -344,34 +344,30 @@ fn sweep_tables(out: &Path, seeds: u64) -> String {
             xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
         )
     };
-    let top = bands
-        .iter()
-        .flat_map(|b| b.iter().map(|x| mm(&x[0]).1))
-        .fold(0.0, f64::max)
-        * 1.15;
-    if let Err(e) = bars(
-        &out.join("sim_sensitivity_max_pct.svg"),
+    // Floating bars from the lowest to the highest seed, for metric `m` of the band.
+    let band_plot = |file: &str, title: &str, m: usize, floor: f64| {
+        let top = bands
+            .iter()
+            .flat_map(|b| b.iter().map(|x| mm(&x[m]).1))
+            .fold(0.0, f64::max)
+            * 1.15;
+        let value = |g: usize, k: usize| Some(mm(&bands[g][k][m]));
+        if let Err(e) = bars(&out.join(file), title, &groups, value, top.max(floor)) {
+            eprintln!("plot {file}: {e}");
+        }
+    };
+    band_plot(
+        "sim_sensitivity_max_pct.svg",
         "max % (haircut / equity), range over seeds, by varied parameter",
-        &groups,
-        |g, k| Some(mm(&bands[g][k][0])),
-        top.max(0.01),
-    ) {
-        eprintln!("plot: {e}");
-    }
-    let top = bands
-        .iter()
-        .flat_map(|b| b.iter().map(|x| mm(&x[2]).1))
-        .fold(0.0, f64::max)
-        * 1.15;
-    if let Err(e) = bars(
-        &out.join("sim_sensitivity_es.svg"),
+        0,
+        0.01,
+    );
+    band_plot(
+        "sim_sensitivity_es.svg",
         "ES95 of the winners' deficit under a rebound (USD), range over seeds",
-        &groups,
-        |g, k| Some(mm(&bands[g][k][2])),
-        top.max(1.0),
-    ) {
-        eprintln!("plot: {e}");
-    }
+        2,
+        1.0,
+    );
     o
 }
 

@@ -270,13 +270,18 @@ pub fn start(b: &mut Bufs) -> AdlEvent {
     ev
 }
 
-/// What a keeper submits: the program's walk from the saved cursors, at most `max` fills.
+/// What a keeper submits: the program's walk from the saved cursors over the event's
+/// counterparty side, at most `max` fills; and whether the walk stopped at its cap.
 pub fn keeper_plan(st: &MarketState, index: usize, max: usize) -> (Vec<u32>, bool) {
     let ev = st.market.adl_events[index];
-    let len = st.long_queue.len();
+    let q = st.queue(if ev.side == SIDE_LONG {
+        SIDE_SHORT
+    } else {
+        SIDE_LONG
+    });
     let book = &*st.book.slots;
     let mut walk = RankWalk::resume(
-        &st.long_queue.by_leverage[..len],
+        &q.by_leverage[..q.len()],
         |s| book.get(s as usize),
         st.market.cumulative_funding,
         ev.exec_price,

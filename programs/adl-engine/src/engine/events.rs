@@ -104,11 +104,11 @@ impl MarketState<'_> {
     ) -> Result<(Vec<crate::adl::PlannedFill>, usize)> {
         let event = self.market.adl_events[index];
         let saved = self.market.adl_walks[index];
-        let q = if event.side == SIDE_LONG {
-            &self.short_queue
+        let q = self.queue(if event.side == SIDE_LONG {
+            SIDE_SHORT
         } else {
-            &self.long_queue
-        };
+            SIDE_LONG
+        });
         let len = q.len();
         let book = &*self.book.slots;
         let mut walk = crate::adl::RankWalk::resume(

@@ -67,6 +67,15 @@ pub struct MarketState<'a> {
 type Entries = (u8, LevEntry, QueueEntry);
 
 impl<'a> MarketState<'a> {
+    /// The queue of `side` (`SIDE_LONG` or `SIDE_SHORT`).
+    pub fn queue(&self, side: u8) -> &QueueMut<'a> {
+        if side == SIDE_LONG {
+            &self.long_queue
+        } else {
+            &self.short_queue
+        }
+    }
+
     fn entries_of(&self, slot: u32) -> Result<Option<Entries>> {
         let s = self.book.slot(slot)?;
         if s.is_open() {
