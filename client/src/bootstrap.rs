@@ -199,30 +199,21 @@ pub async fn bootstrap<C: Chain>(
             });
             continue;
         }
-        let kps = [Keypair::new(), Keypair::new(), Keypair::new()];
-        let m = MarketAccounts {
-            market,
-            oracle,
-            book: kps[0].pubkey(),
-            long_queue: kps[1].pubkey(),
-            short_queue: kps[2].pubkey(),
-        };
         let (book_len, q_len) = (PositionBook::space(capacity), AdlQueue::space(capacity));
         let (book_rent, q_rent) = (
             chain.rent_exempt(book_len).await?,
             chain.rent_exempt(q_len).await?,
         );
-        chain
-            .send_with(
-                &[
-                    ix::create_account(&admin, &m.book, book_rent, book_len),
-                    ix::create_account(&admin, &m.long_queue, q_rent, q_len),
-                    ix::create_account(&admin, &m.short_queue, q_rent, q_len),
-                    ix::init_market(&admin, &exchange, &m, plan.params),
-                ],
-                &[&kps[0], &kps[1], &kps[2]],
-            )
-            .await?;
+        let (ixs, kps, m) = ix::new_market(
+            &admin,
+            &exchange,
+            market,
+            oracle,
+            (book_len, book_rent),
+            (q_len, q_rent),
+            plan.params,
+        );
+        chain.send_with(&ixs, &[&kps[0], &kps[1], &kps[2]]).await?;
         info!(%market, capacity, "created market");
         markets.push(m);
     }

@@ -141,6 +141,45 @@ pub fn create_account(payer: &Pubkey, new: &Pubkey, lamports: u64, space: usize)
     )
 }
 
+/// A new market's instructions: its three large accounts (book of `book.0` bytes holding
+/// `book.1` lamports, queues of `queue.0` bytes holding `queue.1` each) created under fresh
+/// keypairs, then `init_market`. Returns the instructions, the keypairs that must sign, and
+/// the market's accounts.
+pub fn new_market(
+    admin: &Pubkey,
+    exchange: &Pubkey,
+    market: Pubkey,
+    oracle: Pubkey,
+    book: (usize, u64),
+    queue: (usize, u64),
+    params: MarketParamsArgs,
+) -> (
+    Vec<Instruction>,
+    [solana_keypair::Keypair; 3],
+    MarketAccounts,
+) {
+    use solana_signer::Signer;
+    let kps = [
+        solana_keypair::Keypair::new(),
+        solana_keypair::Keypair::new(),
+        solana_keypair::Keypair::new(),
+    ];
+    let m = MarketAccounts {
+        market,
+        oracle,
+        book: kps[0].pubkey(),
+        long_queue: kps[1].pubkey(),
+        short_queue: kps[2].pubkey(),
+    };
+    let ixs = vec![
+        create_account(admin, &m.book, book.1, book.0),
+        create_account(admin, &m.long_queue, queue.1, queue.0),
+        create_account(admin, &m.short_queue, queue.1, queue.0),
+        init_market(admin, exchange, &m, params),
+    ];
+    (ixs, kps, m)
+}
+
 pub fn init_market(
     admin: &Pubkey,
     exchange: &Pubkey,

@@ -195,26 +195,21 @@ impl Fixture {
         queue_capacity: usize,
         params: MarketParamsArgs,
     ) -> (Vec<Instruction>, [Keypair; 3], MarketAccounts) {
-        let kps = [Keypair::new(), Keypair::new(), Keypair::new()];
         let admin = self.admin.pubkey();
         let market = ix::market_pda(&self.exchange, self.markets.len() as u16);
-        let m = MarketAccounts {
-            market,
-            oracle,
-            book: kps[0].pubkey(),
-            long_queue: kps[1].pubkey(),
-            short_queue: kps[2].pubkey(),
-        };
         let book_len = PositionBook::space(capacity);
         let q_len = AdlQueue::space(queue_capacity);
         let book_rent = self.bank.rent_exempt(book_len).await;
         let q_rent = self.bank.rent_exempt(q_len).await;
-        let ixs = vec![
-            ix::create_account(&admin, &m.book, book_rent, book_len),
-            ix::create_account(&admin, &m.long_queue, q_rent, q_len),
-            ix::create_account(&admin, &m.short_queue, q_rent, q_len),
-            ix::init_market(&admin, &self.exchange, &m, params),
-        ];
+        let (ixs, kps, m) = ix::new_market(
+            &admin,
+            &self.exchange,
+            market,
+            oracle,
+            (book_len, book_rent),
+            (q_len, q_rent),
+            params,
+        );
         (ixs, kps, m)
     }
 
