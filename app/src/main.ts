@@ -1,6 +1,7 @@
 // The ADL queue viewer: a market's queues per side, its insurance fund and active ADL events,
 // and a trader's place in line. Data: `?snapshot=<file>` (account bytes written by the Rust
-// tests; default fixtures/snapshot.json) or `?rpc=<url>&market=<key>` (live accounts).
+// tests; default fixtures/snapshot.json) or `?rpc=<url>&market=<key>` (live accounts, updated
+// on every change through pubsub; `&ws=<url>` when pubsub is not at the RPC port + 1).
 import { activeEvents, fromRpc, fromSnapshot, queueRows, type MarketState } from "./snapshot.js";
 import type { QueueRow } from "./rank.js";
 
@@ -173,6 +174,67 @@ function render(s: MarketState, source: string) {
   };
 }
 
+/** The pubsub endpoint next to a JSON-RPC one: same host, port + 1, ws(s). */
+export function pubsubUrl(rpc: string): string {
+  const u = new URL(rpc);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  if (u.port) u.port = String(Number(u.port) + 1);
+  return u.toString();
+}
+
+/** Live mode: `accountSubscribe` to the market, its book and both queues over pubsub; every
+ * change re-reads the accounts and re-renders in place (no reload). Without a pubsub
+ * connection it polls every 2 s. `body[data-updates]` counts re-renders. */
+function live(rpc: string, market: string, ws: string) {
+  let updates = 0;
+  let pending = false;
+  const refresh = async () => {
+    if (pending) return;
+    pending = true;
+    try {
+      await new Promise((ok) => setTimeout(ok, 50));
+      render(await fromRpc(rpc, market), `live from ${rpc}`);
+      document.body.dataset.updates = String(++updates);
+    } catch (e) {
+      $("source").innerHTML = `<span class="error">${(e as Error).message}</span>`;
+    } finally {
+      pending = false;
+    }
+  };
+  let poll: ReturnType<typeof setInterval> | undefined;
+  const startPolling = () => {
+    poll ??= setInterval(refresh, 2000);
+    document.body.dataset.live = "polling";
+  };
+  let socket: WebSocket;
+  try {
+    socket = new WebSocket(ws);
+  } catch {
+    return startPolling();
+  }
+  socket.onerror = startPolling;
+  socket.onclose = startPolling;
+  socket.onopen = async () => {
+    const s = await fromRpc(rpc, market);
+    const keys = [market, s.market.book, s.market.long_queue, s.market.short_queue];
+    keys.forEach((k, i) =>
+      socket.send(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: i + 1,
+          method: "accountSubscribe",
+          params: [k, { encoding: "base64", commitment: "confirmed" }],
+        }),
+      ),
+    );
+    document.body.dataset.live = "subscribed";
+  };
+  socket.onmessage = (m) => {
+    const msg = JSON.parse(String(m.data));
+    if (msg.method === "accountNotification") void refresh();
+  };
+}
+
 async function start() {
   const params = new URLSearchParams(location.search);
   try {
@@ -181,6 +243,7 @@ async function start() {
       const market = params.get("market");
       if (!market) throw new Error("give ?market=<market account> with ?rpc=");
       render(await fromRpc(rpc, market), `live from ${rpc}`);
+      live(rpc, market, params.get("ws") ?? pubsubUrl(rpc));
     } else {
       const path = params.get("snapshot") ?? "fixtures/snapshot.json";
       const r = await fetch(path);

@@ -66,13 +66,14 @@ export function activeEvents(s: MarketState): { index: number; event: AdlEvent }
   return s.market.adl_events.map((event, index) => ({ index, event })).filter((e) => e.event.status === 1);
 }
 
-/** Fetches the market's accounts over JSON-RPC (`getMultipleAccounts`, base64). */
+/** Fetches the market's accounts over JSON-RPC (`getMultipleAccounts`, base64, at "confirmed" — what
+ * a trader's own confirmed transaction already shows). */
 export async function fromRpc(url: string, marketKey: string): Promise<MarketState> {
   const call = async (keys: string[]) => {
     const r = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "getMultipleAccounts", params: [keys, { encoding: "base64" }] }),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "getMultipleAccounts", params: [keys, { encoding: "base64", commitment: "confirmed" }] }),
     });
     const j = await r.json();
     if (j.error) throw new Error(j.error.message);

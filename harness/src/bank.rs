@@ -12,7 +12,7 @@ use solana_transaction::Transaction;
 
 /// Anchor's `entry` ties every input to one lifetime; the native processor hands them with
 /// independent ones. The data lives for the whole call, so widening is sound.
-fn process_instruction<'a, 'b, 'c, 'd>(
+pub fn process_instruction<'a, 'b, 'c, 'd>(
     program_id: &'a Pubkey,
     accounts: &'b [AccountInfo<'c>],
     data: &'d [u8],

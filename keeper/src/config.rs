@@ -34,8 +34,10 @@ pub struct FileConfig {
     pub max_fills_per_tx: Option<usize>,
     pub liquidation_margin_bps: Option<u64>,
     pub crank_funding: Option<bool>,
+    pub claim_payouts: Option<bool>,
     pub listen: Option<String>,
     pub refresh_ms: Option<u64>,
+    pub pubsub_url: Option<String>,
 }
 
 /// Values given by flags or environment (they win over the file).
@@ -50,6 +52,30 @@ pub struct Settings {
     pub interval: Duration,
     pub listen: SocketAddr,
     pub refresh: Duration,
+    /// Websocket endpoint `serve` subscribes to (account changes wake the refresher).
+    pub pubsub_url: String,
+}
+
+/// The pubsub endpoint of a JSON-RPC URL: ws(s) on the same host, port + 1 when the URL has
+/// a port (a validator's default), the same host and path otherwise (hosted RPC).
+pub fn pubsub_url_for(rpc_url: &str) -> String {
+    let (scheme, rest) = match rpc_url.split_once("://") {
+        Some(("https", r)) => ("wss", r),
+        Some((_, r)) => ("ws", r),
+        None => ("ws", rpc_url),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let authority = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => match port.parse::<u16>() {
+            Ok(p) => format!("{host}:{}", p.saturating_add(1)),
+            Err(_) => authority.to_string(),
+        },
+        _ => authority.to_string(),
+    };
+    format!("{scheme}://{authority}{path}")
 }
 
 pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8899";
@@ -88,6 +114,9 @@ pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, ConfigErro
     if let Some(f) = over.crank_funding.or(file.crank_funding) {
         keeper.crank_funding = f;
     }
+    if let Some(c) = over.claim_payouts.or(file.claim_payouts) {
+        keeper.claim_payouts = c;
+    }
     let listen = over
         .listen
         .or(file.listen)
@@ -102,11 +131,17 @@ pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, ConfigErro
             "interval_ms and refresh_ms must be positive".into(),
         ));
     }
+    let rpc_url = over
+        .rpc_url
+        .or(file.rpc_url)
+        .unwrap_or_else(|| DEFAULT_RPC_URL.into());
+    let pubsub_url = over
+        .pubsub_url
+        .or(file.pubsub_url)
+        .unwrap_or_else(|| pubsub_url_for(&rpc_url));
     Ok(Settings {
-        rpc_url: over
-            .rpc_url
-            .or(file.rpc_url)
-            .unwrap_or_else(|| DEFAULT_RPC_URL.into()),
+        pubsub_url,
+        rpc_url,
         keypair: over.keypair.or(file.keypair),
         keeper,
         interval: Duration::from_millis(interval_ms),
@@ -144,6 +179,20 @@ mod tests {
             exchange: Some(EX.into()),
             ..Overrides::default()
         }
+    }
+
+    #[test]
+    fn pubsub_url_follows_the_rpc_url() {
+        assert_eq!(
+            pubsub_url_for("http://127.0.0.1:8899"),
+            "ws://127.0.0.1:8900/"
+        );
+        assert_eq!(
+            pubsub_url_for("https://api.devnet.solana.com"),
+            "wss://api.devnet.solana.com/"
+        );
+        assert_eq!(pubsub_url_for("http://[::1]:8899/"), "ws://[::1]:8900/");
+        assert_eq!(pubsub_url_for("http://[::1]/rpc"), "ws://[::1]/rpc");
     }
 
     #[test]

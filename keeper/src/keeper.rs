@@ -27,6 +27,9 @@ pub struct KeeperConfig {
     /// Margin the keeper posts when it takes over a position, bps of the notional.
     pub liquidation_margin_bps: u64,
     pub crank_funding: bool,
+    /// Claim ADL payouts into their owners' free collateral (permissionless; owners and
+    /// frontends can claim themselves).
+    pub claim_payouts: bool,
 }
 
 impl KeeperConfig {
@@ -36,6 +39,7 @@ impl KeeperConfig {
             max_fills_per_tx: 24,
             liquidation_margin_bps: 2_500,
             crank_funding: true,
+            claim_payouts: true,
         }
     }
 }
@@ -327,6 +331,7 @@ fn next_work(
     // Payouts waiting in slots.
     if let Some((_, p)) = snap
         .allocated_slots()
+        .filter(|_| cfg.claim_payouts)
         .find(|(_, p)| p.status == SLOT_ADL_CLOSED || p.adl_payout > 0)
     {
         return Some(Work::Claim { owner: p.owner });

@@ -57,6 +57,9 @@ enum Command {
         /// Do not crank funding.
         #[arg(long)]
         no_funding: bool,
+        /// Do not claim ADL payouts (leave them to their owners or frontends).
+        #[arg(long)]
+        no_claims: bool,
         /// Run one tick and exit.
         #[arg(long)]
         once: bool,
@@ -114,9 +117,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "ADL_KEEPER_LISTEN")]
         listen: Option<String>,
-        /// Reload interval, milliseconds.
+        /// Reload interval, milliseconds (account changes reported over pubsub reload at once).
         #[arg(long, env = "ADL_KEEPER_REFRESH_MS")]
         refresh_ms: Option<u64>,
+        /// Websocket (pubsub) endpoint; default: the RPC URL's host, port + 1.
+        #[arg(long, env = "ADL_KEEPER_PUBSUB_URL")]
+        pubsub_url: Option<String>,
     },
 }
 
@@ -137,6 +143,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             max_fills_per_tx,
             liquidation_margin_bps,
             no_funding,
+            no_claims,
             once,
         } => {
             let s = settings(
@@ -149,6 +156,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     max_fills_per_tx,
                     liquidation_margin_bps,
                     crank_funding: no_funding.then_some(false),
+                    claim_payouts: no_claims.then_some(false),
                     ..FileConfig::default()
                 },
             )?;
@@ -299,6 +307,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             common,
             listen,
             refresh_ms,
+            pubsub_url,
         } => {
             let s = settings(
                 &cli.config,
@@ -307,6 +316,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     exchange: common.exchange,
                     listen,
                     refresh_ms,
+                    pubsub_url,
                     ..FileConfig::default()
                 },
             )?;
@@ -315,6 +325,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let exchange = s.keeper.exchange;
             let (st, every) = (state.clone(), s.refresh);
+            // Account changes over pubsub wake the refresher; without pubsub it polls.
+            let keys = match adl_keeper::keeper::load(&chain, &exchange).await {
+                Ok(v) => adl_keeper::serve::watched_accounts(&v),
+                Err(_) => Vec::new(),
+            };
+            let (st_watch, ws) = (state.clone(), s.pubsub_url.clone());
+            let watcher = tokio::spawn(async move {
+                if keys.is_empty() {
+                    return;
+                }
+                if let Err(e) = adl_keeper::serve::watch_accounts(&ws, &keys, st_watch).await {
+                    warn!(error = %e, "no account subscriptions; polling only");
+                }
+            });
             let refresher = tokio::spawn(async move {
                 adl_keeper::serve::refresher(&chain, exchange, st, every, stop_rx).await;
             });
@@ -326,6 +350,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .await?;
             let _ = stop_tx.send(true);
+            watcher.abort();
             let _ = refresher.await;
         }
     }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch, RwLock};
+use tokio::sync::{broadcast, watch, Notify, RwLock};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 use tracing::warn;
@@ -53,6 +53,8 @@ pub enum Alert {
 pub struct ServeState {
     pub view: RwLock<Option<ExchangeView>>,
     pub alerts: broadcast::Sender<Alert>,
+    /// Wakes the refresher before its next interval (an account changed).
+    pub wake: Notify,
 }
 
 impl ServeState {
@@ -61,6 +63,7 @@ impl ServeState {
         Arc::new(ServeState {
             view: RwLock::new(None),
             alerts,
+            wake: Notify::new(),
         })
     }
 }
@@ -345,8 +348,8 @@ impl AlertTracker {
     }
 }
 
-/// Reloads the exchange every `every` and publishes the view and its alerts, until
-/// `shutdown` turns true.
+/// Reloads the exchange every `every`, and at once when `state.wake` is notified (see
+/// `watch_accounts`), and publishes the view and its alerts, until `shutdown` turns true.
 pub async fn refresher<C: Chain>(
     chain: &C,
     exchange: Pubkey,
@@ -367,7 +370,54 @@ pub async fn refresher<C: Chain>(
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            _ = state.wake.notified() => {}
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The accounts whose changes `serve` follows: each market with its book and both queues.
+pub fn watched_accounts(v: &ExchangeView) -> Vec<Pubkey> {
+    v.markets
+        .iter()
+        .flat_map(|(m, _)| [m.market, m.book, m.long_queue, m.short_queue])
+        .collect()
+}
+
+/// Subscribes to `keys` over pubsub (`accountSubscribe`, confirmed, no data: a 100,000-slot
+/// book is 10 MB) and wakes the refresher on every notification, so alerts follow the chain
+/// within a confirmation instead of a polling interval. Returns when the connection ends.
+pub async fn watch_accounts(
+    pubsub_url: &str,
+    keys: &[Pubkey],
+    state: Arc<ServeState>,
+) -> Result<(), String> {
+    use solana_account_decoder_client_types::{UiAccountEncoding, UiDataSliceConfig};
+    use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
+    use solana_rpc_client_types::config::RpcAccountInfoConfig;
+    let client = PubsubClient::new(pubsub_url)
+        .await
+        .map_err(|e| format!("pubsub {pubsub_url}: {e}"))?;
+    let config = RpcAccountInfoConfig {
+        encoding: Some(UiAccountEncoding::Base64),
+        data_slice: Some(UiDataSliceConfig {
+            offset: 0,
+            length: 0,
+        }),
+        commitment: Some(solana_commitment_config::CommitmentConfig::confirmed()),
+        min_context_slot: None,
+    };
+    let mut streams = Vec::with_capacity(keys.len());
+    for k in keys {
+        let (s, _unsubscribe) = client
+            .account_subscribe(k, Some(config.clone()))
+            .await
+            .map_err(|e| format!("accountSubscribe {k}: {e}"))?;
+        streams.push(s);
+    }
+    let mut all = futures_util::stream::select_all(streams);
+    while all.next().await.is_some() {
+        state.wake.notify_one();
+    }
+    Err("pubsub connection closed".into())
 }
