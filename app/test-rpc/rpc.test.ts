@@ -20,6 +20,7 @@ import { base58 } from "../src/decode.js";
 import { decodeBookAccount } from "../src/decode.js";
 import { decodeFundAccount } from "../src/decode.js";
 import { decodeUserAccount } from "../src/generated/layouts.js";
+import { fromRpc, queueRows } from "../src/snapshot.js";
 import {
   buildInstruction,
   claimAdlPayout,
@@ -272,6 +273,13 @@ test("the TypeScript client and the live viewer through real JSON-RPC", { timeou
     const queueText = execFileSync(bin("adl-keeper"), ["queue", ...keeperArgs, "--side", "both"], { encoding: "utf8" });
     const printed = parseQueue(queueText);
     assert.equal(printed.long.length, pairs.length, queueText);
+    // Node reads the queues over RPC with the client's decoders and rank arithmetic.
+    const nodeView = async () => {
+      const st = await fromRpc(ready.rpc_url, m.market);
+      const rows = (side: "long" | "short") => queueRows(st, side).map((r) => ({ rank: r.rank, owner: r.owner }));
+      return { long: rows("long"), short: rows("short") };
+    };
+    assert.deepEqual(await nodeView(), printed, "the client's ranks over RPC are the keeper's");
     assert.deepEqual(await pageRows(), printed, "the viewer shows the keeper's ranks");
 
     // Crash: 100 → 78. The keeper (the binary, over RPC) liquidates, starts ADL and fills it
@@ -284,6 +292,7 @@ test("the TypeScript client and the live viewer through real JSON-RPC", { timeou
     });
     const afterText = execFileSync(bin("adl-keeper"), ["queue", ...keeperArgs, "--side", "both"], { encoding: "utf8" });
     assert.notDeepEqual(parseQueue(afterText), printed, "the crash changed the queues");
+    assert.deepEqual(await nodeView(), parseQueue(afterText), "and the client follows");
     await page.waitForFunction(
       (n) => Number(document.body.dataset.updates ?? "0") > n,
       updatesBefore,
