@@ -6,6 +6,7 @@ use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{InstructionData, ToAccountMetas};
 use anchor_spl::token::spl_token;
+use solana_program_pack::Pack;
 
 pub use adl_engine::instructions::{OracleConfig, TradeArgs};
 pub use adl_engine::state::MarketParamsArgs;
@@ -235,6 +236,42 @@ pub fn set_market_oracle(
         },
         ix::SetMarketOracle { cfg },
     )
+}
+
+/// Who takes part in setting up a trader (`new_trader`).
+pub struct NewTrader {
+    /// Pays the SOL and the token account's rent.
+    pub payer: Pubkey,
+    pub owner: Pubkey,
+    /// The new collateral token account (a fresh keypair: it signs).
+    pub token: Pubkey,
+    pub mint: Pubkey,
+    pub mint_authority: Pubkey,
+    pub exchange: Pubkey,
+}
+
+/// One transaction that sets up a trader: 0.1 SOL to the owner, a token account holding
+/// `tokens` collateral atoms (minted), the owner's user account, and `deposit` of the tokens
+/// deposited. Signers: payer, owner, token account, and the mint authority when `tokens > 0`.
+pub fn new_trader(t: &NewTrader, token_rent: u64, tokens: u64, deposit: u64) -> Vec<Instruction> {
+    let mut ixs = vec![
+        solana_system_interface::instruction::transfer(&t.payer, &t.owner, 100_000_000),
+        token::create_token_account(
+            &t.payer,
+            &t.token,
+            token_rent,
+            spl_token::state::Account::LEN,
+        ),
+        token::initialize_account(&t.token, &t.mint, &t.owner),
+        create_user(&t.owner, &t.exchange),
+    ];
+    if tokens > 0 {
+        ixs.push(token::mint_to(&t.mint, &t.token, &t.mint_authority, tokens));
+    }
+    if deposit > 0 {
+        ixs.push(self::deposit(&t.owner, &t.exchange, &t.token, deposit));
+    }
+    ixs
 }
 
 pub fn create_user(owner: &Pubkey, exchange: &Pubkey) -> Instruction {

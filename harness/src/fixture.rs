@@ -240,33 +240,19 @@ impl Fixture {
         let token = Keypair::new();
         let payer = self.admin.pubkey();
         let rent = self.bank.rent_exempt(spl_token::state::Account::LEN).await;
-        let mut ixs = vec![
-            solana_system_interface::instruction::transfer(&payer, &kp.pubkey(), 100_000_000),
-            ix::token::create_token_account(
-                &payer,
-                &token.pubkey(),
-                rent,
-                spl_token::state::Account::LEN,
-            ),
-            ix::token::initialize_account(&token.pubkey(), &self.mint, &kp.pubkey()),
-            ix::create_user(&kp.pubkey(), &self.exchange),
-        ];
-        if tokens > 0 {
-            ixs.push(ix::token::mint_to(
-                &self.mint,
-                &token.pubkey(),
-                &self.mint_authority.pubkey(),
-                tokens,
-            ));
-        }
-        if deposit > 0 {
-            ixs.push(ix::deposit(
-                &kp.pubkey(),
-                &self.exchange,
-                &token.pubkey(),
-                deposit,
-            ));
-        }
+        let ixs = ix::new_trader(
+            &ix::NewTrader {
+                payer,
+                owner: kp.pubkey(),
+                token: token.pubkey(),
+                mint: self.mint,
+                mint_authority: self.mint_authority.pubkey(),
+                exchange: self.exchange,
+            },
+            rent,
+            tokens,
+            deposit,
+        );
         let mint_authority = self.mint_authority.insecure_clone();
         self.bank
             .send(&ixs, &[&kp, &token, &mint_authority])

@@ -509,33 +509,19 @@ pub async fn add_trader(
     let token = Keypair::new();
     let payer = admin.keeper();
     let rent = admin.rent_exempt(spl_token::state::Account::LEN).await?;
-    let mut ixs = vec![
-        solana_system_interface::instruction::transfer(&payer, &kp.pubkey(), 100_000_000),
-        ix::token::create_token_account(
-            &payer,
-            &token.pubkey(),
-            rent,
-            spl_token::state::Account::LEN,
-        ),
-        ix::token::initialize_account(&token.pubkey(), &boot.mint, &kp.pubkey()),
-        ix::create_user(&kp.pubkey(), &boot.exchange),
-    ];
-    if tokens > 0 {
-        ixs.push(ix::token::mint_to(
-            &boot.mint,
-            &token.pubkey(),
-            &payer,
-            tokens,
-        ));
-    }
-    if deposit > 0 {
-        ixs.push(ix::deposit(
-            &kp.pubkey(),
-            &boot.exchange,
-            &token.pubkey(),
-            deposit,
-        ));
-    }
+    let ixs = ix::new_trader(
+        &ix::NewTrader {
+            payer,
+            owner: kp.pubkey(),
+            token: token.pubkey(),
+            mint: boot.mint,
+            mint_authority: payer,
+            exchange: boot.exchange,
+        },
+        rent,
+        tokens,
+        deposit,
+    );
     admin.send_with(&ixs, &[&kp, &token]).await?;
     Ok(Trader {
         kp,
