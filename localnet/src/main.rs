@@ -132,7 +132,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Ok::<_, std::io::Error>(())
     })?;
-    // Our own RPC connections first: the validator's RPC server waits for open ones.
+    // Our own RPC connections close before the validator stops.
     drop(rt);
     let ledger = net.ledger().to_path_buf();
     let keep = cli.keep_ledger;

@@ -91,8 +91,7 @@ fn adl_engine_through_real_json_rpc() {
     let t = Instant::now();
     deploy_script_bootstraps_on_localnet(&net, &rt);
     println!("deploy.sh localnet in {:?}", t.elapsed());
-    // The runtime holds the clients' keep-alive connections; the RPC server waits for open
-    // connections when it stops (about 30 s), so they go first.
+    // The test's own client connections close before the validator stops.
     drop(rt);
     let ledger = net.ledger().to_path_buf();
     let t = Instant::now();
