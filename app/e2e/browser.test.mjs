@@ -9,16 +9,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { goldenPath } from "../test-support/paths.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "../dist");
-const fresh = join(here, "../../target/golden/snapshot.json");
+const fresh = goldenPath("snapshot.json");
 const snapshotPath = existsSync(fresh) ? fresh : join(dist, "fixtures/snapshot.json");
 const snapshot = JSON.parse(readFileSync(snapshotPath, "utf8"));
 // A market on a Pyth account, written by tests/program/pyth.rs.
-const pythPath = join(here, "../../target/golden/pyth.json");
+const pythPath = goldenPath("pyth.json");
 // A market of 100,000 positions, written by tests/program/golden.rs (write_100k_snapshot).
-const bigPath = join(here, "../../target/golden/book100k.json");
+const bigPath = goldenPath("book100k.json");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json" };
 
 function serve() {

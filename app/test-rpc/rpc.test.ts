@@ -41,11 +41,12 @@ import {
   TOKEN_PROGRAM,
   type TxSigner,
 } from "../src/transaction.js";
+import { workspaceBin } from "../test-support/paths.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const app = join(here, "../..");
 const root = join(app, "..");
-const bin = (name: string) => process.env[`ADL_${name.toUpperCase().replace("-", "_")}_BIN`] ?? join(root, "target/debug", name);
+const bin = (name: string) => process.env[`ADL_${name.toUpperCase().replace("-", "_")}_BIN`] ?? workspaceBin(name);
 const USDC = 1_000_000n;
 const BASE = 1_000_000_000n;
 const price = (whole: bigint) => whole * 1_000_000n;

@@ -21,9 +21,10 @@ import {
   userPda,
   vaultPda,
 } from "../src/instructions.js";
+import { goldenPath } from "../test-support/paths.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const candidates = [join(here, "../../../target/golden/snapshot.json"), join(here, "../../public/fixtures/snapshot.json")];
+const candidates = [goldenPath("snapshot.json"), join(here, "../../public/fixtures/snapshot.json")];
 const files = candidates.filter(existsSync);
 
 test("a golden snapshot is present", () => {
@@ -90,7 +91,7 @@ test("rounding helpers match the program's", () => {
 
 // A market on a Pyth `PriceUpdateV2` account (`tests/program/pyth.rs`): the oracle decodes
 // by the market's kind, and the price converts to the atom the program read.
-const pythPath = join(here, "../../../target/golden/pyth.json");
+const pythPath = goldenPath("pyth.json");
 test("a Pyth golden snapshot is present", () => {
   assert.ok(existsSync(pythPath), pythPath);
 });
@@ -123,7 +124,7 @@ test("Pyth exponent conversion: toward zero for the price, up for the confidence
 
 // Instruction builders generated from the IDL against instructions the Rust client built
 // (`tests/program/golden.rs` write_golden_instructions — the builders every bank test uses).
-const ixPath = join(here, "../../../target/golden/instructions.json");
+const ixPath = goldenPath("instructions.json");
 test("golden instructions are present", () => assert.ok(existsSync(ixPath), ixPath));
 if (existsSync(ixPath)) {
   const golden = JSON.parse(readFileSync(ixPath, "utf8"));

@@ -1,7 +1,8 @@
 //! Golden fixture for the TypeScript client and the web viewer: the worked example with an
 //! ADL event active, as real account bytes, with the Rust-computed queue rows. Written to
-//! `target/golden/snapshot.json` on every run (the TypeScript tests read it); a copy is kept
-//! in `app/fixtures/snapshot.json` for offline use of the viewer.
+//! `<target>/golden/snapshot.json` on every run (the TypeScript tests read it); a copy is kept
+//! in `app/public/fixtures/snapshot.json` for offline use of the viewer (copy it there when an
+//! account layout changes).
 
 use std::fmt::Write;
 
@@ -102,7 +103,7 @@ async fn write_golden_snapshot() {
             },
         },
     });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/golden");
+    let dir = crate::golden_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let text = serde_json::to_string_pretty(&out).unwrap();
     std::fs::write(dir.join("snapshot.json"), &text).unwrap();
@@ -116,7 +117,7 @@ async fn write_golden_snapshot() {
 
 /// A market of 100,000 positions (50,000 per side: sizes 0.1–10, entries 80–120, margins
 /// 5–50 % of notional) as account bytes, for the viewer's large-book test
-/// (`target/golden/book100k.json`, ~35 MB). The book and queues are the program's layouts
+/// (`<target>/golden/book100k.json`, ~35 MB). The book and queues are the program's layouts
 /// built by `adl_engine::testkit::two_sided`; exchange, fund and oracle are real accounts of a
 /// fixture. Expected: per side the rank-1 row and one trader's row, from the Rust rank view.
 #[tokio::test]
@@ -192,7 +193,7 @@ async fn write_100k_snapshot() {
             "short_trader": pick(SIDE_SHORT, 49_999),
         },
     });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/golden");
+    let dir = crate::golden_dir();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("book100k.json"),
@@ -204,7 +205,7 @@ async fn write_100k_snapshot() {
 /// Golden instructions for the TypeScript instruction builders: instructions built by the
 /// Rust client (the ones every bank test sends), with their account names from the committed
 /// IDL, their arguments as JSON, and the PDAs the Rust client derives
-/// (`target/golden/instructions.json`). The TypeScript test rebuilds each from names and
+/// (`<target>/golden/instructions.json`). The TypeScript test rebuilds each from names and
 /// arguments and must produce the same bytes.
 #[test]
 fn write_golden_instructions() {
@@ -331,7 +332,7 @@ fn write_golden_instructions() {
         "stake": ix::stake_pda(&ix::insurance_fund_pda(&exchange), &owner).to_string(),
         "market0": m.market.to_string(),
     });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/golden");
+    let dir = crate::golden_dir();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("instructions.json"),

@@ -88,7 +88,7 @@ async fn pyth_price_trades_and_liquidates() {
 }
 
 /// Golden fixture for the TypeScript client: a market on a Pyth account, as real account
-/// bytes, with the price the program reads from it (`target/golden/pyth.json`).
+/// bytes, with the price the program reads from it (`<target>/golden/pyth.json`).
 #[tokio::test]
 async fn write_pyth_golden_snapshot() {
     let (mut f, key, _a, _b, _c) = pyth_market().await;
@@ -132,7 +132,7 @@ async fn write_pyth_golden_snapshot() {
             "feed_id": FEED.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         },
     });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/golden");
+    let dir = crate::golden_dir();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("pyth.json"),
