@@ -139,8 +139,10 @@ impl MarketSnapshot {
             .filter(|(_, e)| e.status == EVENT_ACTIVE)
     }
 
-    /// The leverage-drain claim for an active drain event: the level and the slots above it.
-    pub fn drain_plan(&self, index: usize) -> Option<(u64, Vec<u32>)> {
+    /// The level to start a leverage drain of an active drain event at: the largest whose
+    /// reduction covers the event (`adl::find_drain_level`), or 0 when the eligible size
+    /// cannot cover it (the drain's check then fails and the event continues ranked).
+    pub fn drain_level(&self, index: usize) -> u64 {
         let ev = self.market.adl_events[index];
         let q = if ev.side == SIDE_LONG {
             &self.short_queue
@@ -155,6 +157,7 @@ impl MarketSnapshot {
             ev.exec_price,
             ev.base_remaining,
         )
+        .unwrap_or(0)
     }
 
     /// Slots that still owe an active pro-rata event its obligation.
@@ -196,6 +199,7 @@ impl MarketSnapshot {
             self.market.cumulative_funding,
             ev.exec_price,
             &self.market.adl_walks[index],
+            ev.walk_flags,
             ev.base_remaining,
             ADL_WALK_CAP,
         );

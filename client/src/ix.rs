@@ -696,21 +696,36 @@ pub fn adl_switch_to_pro_rata(
     )
 }
 
-pub fn adl_drain(
+/// Starts a leverage drain of event `event_index` to `level_bps` (`adl::find_drain_level`).
+pub fn adl_drain_begin(
     exchange: &Pubkey,
     m: &MarketAccounts,
     event_index: u8,
     event_id: u64,
     level_bps: u64,
-    slots: Vec<u32>,
 ) -> Instruction {
     build(
         event_crank(exchange, m),
-        ix::AdlDrain {
+        ix::AdlDrainBegin {
             event_index,
             event_id,
             level_bps,
-            slots,
+        },
+    )
+}
+
+/// One transaction of a leverage drain in progress (measuring or applying).
+pub fn adl_drain_step(
+    exchange: &Pubkey,
+    m: &MarketAccounts,
+    event_index: u8,
+    event_id: u64,
+) -> Instruction {
+    build(
+        event_crank(exchange, m),
+        ix::AdlDrainStep {
+            event_index,
+            event_id,
         },
     )
 }

@@ -206,11 +206,11 @@ pub enum Work {
         id: u64,
         slots: Vec<u32>,
     },
+    /// Start a drain at `level` (`Some`) or continue the one in progress.
     Drain {
         index: usize,
         id: u64,
-        level: u64,
-        slots: Vec<u32>,
+        level: Option<u64>,
     },
     Switch {
         index: usize,
@@ -248,18 +248,20 @@ fn next_work(
                     });
                 }
             }
-            ADL_MODE_LEVERAGE_DRAIN => match snap.drain_plan(index) {
-                Some((level, slots)) if slots.len() <= cfg.max_fills_per_tx => {
-                    return Some(Work::Drain {
-                        index,
-                        id: ev.id,
-                        level,
-                        slots,
-                    });
-                }
-                _ if past_deadline => return Some(Work::Switch { index, id: ev.id }),
-                _ => {}
-            },
+            // Ranked walks and drains wait for pro-rata obligations on their side
+            // (`ProRataPending`): crank those first (the pro-rata event comes in this loop).
+            _ if m.pro_rata_pending(ev.side) => {}
+            ADL_MODE_LEVERAGE_DRAIN => {
+                // Begin at the level that fits now, or step the drain in progress: every
+                // step is bounded and the drain ends (done, or handed to the ranked walk).
+                let level =
+                    (m.adl_drains[index].phase == DRAIN_IDLE).then(|| snap.drain_level(index));
+                return Some(Work::Drain {
+                    index,
+                    id: ev.id,
+                    level,
+                });
+            }
             _ => {
                 // Exactly the program's walk from the event's cursors, within its cap: when
                 // the cap stops it before any fill, an empty proof saves the progress.
@@ -272,7 +274,7 @@ fn next_work(
                         reads: plan.reads,
                     });
                 }
-                if past_deadline {
+                if past_deadline && ev.walk_flags & WALK_FALLBACK_USED == 0 {
                     return Some(Work::Switch { index, id: ev.id });
                 }
             }
@@ -347,7 +349,9 @@ fn is_stale_claim(e: &ChainError) -> bool {
         if [
             AdlError::WrongAdlCounterparty,
             AdlError::AdlProofTooLong,
-            AdlError::WrongDrainClaim,
+            AdlError::DrainInProgress,
+            AdlError::DrainNotStarted,
+            AdlError::AdlFallbackUsed,
             AdlError::ObligationNotPending,
             AdlError::AdlEventNotActive,
             AdlError::NotLiquidatable,
@@ -407,12 +411,10 @@ pub async fn tick<C: Chain>(
             Work::ProRata { index, id, slots } => {
                 ix::apply_pro_rata(&ex, &m, *index as u8, *id, slots.clone())
             }
-            Work::Drain {
-                index,
-                id,
-                level,
-                slots,
-            } => ix::adl_drain(&ex, &m, *index as u8, *id, *level, slots.clone()),
+            Work::Drain { index, id, level } => match level {
+                Some(level) => ix::adl_drain_begin(&ex, &m, *index as u8, *id, *level),
+                None => ix::adl_drain_step(&ex, &m, *index as u8, *id),
+            },
             Work::Switch { index, id } => ix::adl_switch_to_pro_rata(&ex, &m, *index as u8, *id),
             Work::Claim { owner } => ix::claim_adl_payout(&ex, &m, owner),
         };

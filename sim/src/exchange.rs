@@ -2,7 +2,7 @@
 //! buffers), changed only through the program's own state transitions — the `MarketState`
 //! methods the instruction handlers run once their accounts are loaded: `liquidate`,
 //! `engine::flag_bankrupt`, `start_adl`, `auto_deleverage` (with the keeper's rank proof),
-//! `apply_obligations` (the pro-rata crank), `verify_drain` + `apply_drain`, `begin_pro_rata`
+//! `apply_obligations` (the pro-rata crank), `drain_begin` + `drain_step`, `begin_pro_rata`
 //! (the deadline fallback) and `engine::apply_funding`. The simulator decides only *when*
 //! each permissionless transaction is sent and by whom, as keepers and liquidators would.
 //!
@@ -662,44 +662,52 @@ impl Exchange {
         true
     }
 
-    /// One leverage drain of event `index`: the keeper's level and set
-    /// (`adl::find_drain_level`), checked by `adl::verify_drain` and applied by `apply_drain`.
-    /// False when the side's eligible size cannot cover the event (it waits for the
-    /// deadline's fallback).
+    /// One transaction of the leverage drain of event `index`, as the keeper sends it: it
+    /// begins the drain at the level that fits now (`adl::find_drain_level`, level 0 when
+    /// none does) or takes the next step of the drain in progress (`MarketState::drain_step`,
+    /// the handler's body): at most `ADL_WALK_CAP` entries read and `ADL_DRAIN_BATCH`
+    /// positions reduced. A transaction lists no slots (the program walks the queue); the
+    /// positions it reduced are counted as its size. Always progresses.
     fn drain(&mut self, index: usize, price: u64) -> bool {
-        let found = self.bufs.with(|st, _| {
-            let ev = st.market.adl_events[index];
-            let q = st.queue(cp_side(&ev));
-            let book = &*st.book.slots;
-            let get = |s: u32| book.get(s as usize);
-            let lev = &q.by_leverage[..q.len()];
-            let (level, set) = adl::find_drain_level(
-                lev,
-                get,
-                st.market.cumulative_funding,
-                ev.exec_price,
-                ev.base_remaining,
-            )?;
-            let fills = adl::verify_drain(
-                lev,
-                get,
-                st.market.cumulative_funding,
-                ev.exec_price,
-                ev.base_remaining,
-                level,
-                &set,
-            )
-            .unwrap_or_else(|e| panic!("the keeper's drain claim is the program's: {e:?}"));
-            Some((set, fills))
-        });
-        let Some((set, fills)) = found else {
-            return false;
+        if self.bufs.market.adl_drains[index].phase == DRAIN_IDLE {
+            self.bufs.with(|st, _| {
+                let ev = st.market.adl_events[index];
+                let q = st.queue(cp_side(&ev));
+                let book = &*st.book.slots;
+                let level = adl::find_drain_level(
+                    &q.by_leverage[..q.len()],
+                    |s| book.get(s as usize),
+                    st.market.cumulative_funding,
+                    ev.exec_price,
+                    ev.base_remaining,
+                )
+                .unwrap_or(0);
+                st.drain_begin(index, level).expect("drain begins");
+            });
+            self.work.drain_txs += 1;
+            return true;
+        }
+        // The positions this step can reach: the region's end and the entries before it.
+        let candidates: Vec<u32> = {
+            let d = self.bufs.market.adl_drains[index];
+            let ev = self.bufs.market.adl_events[index];
+            let side = cp_side(&ev);
+            if d.phase == DRAIN_APPLYING {
+                self.bufs.with(|st, _| {
+                    let q = st.queue(side);
+                    let end = d.cursor as usize;
+                    let from = end.saturating_sub(ADL_WALK_CAP);
+                    q.by_leverage[from..end].iter().map(|e| e.slot()).collect()
+                })
+            } else {
+                Vec::new()
+            }
         };
-        self.record_hits(&set, price, |st, _, _, work| {
-            st.apply_drain(index, &fills).expect("drain applies");
+        self.record_hits(&candidates, price, |st, _, _, work| {
+            let step = st.drain_step(index).expect("drain step");
             work.drain_txs += 1;
-            work.max_tx_slots = work.max_tx_slots.max(set.len());
-            if set.len() > MAX_SLOTS_PER_TX {
+            work.max_tx_slots = work.max_tx_slots.max(step.fills.len());
+            if step.fills.len() > MAX_SLOTS_PER_TX {
                 work.oversized_txs += 1;
             }
         });

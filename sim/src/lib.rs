@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod metrics;
 pub mod policy;
 pub mod scenario;
+pub mod soak;
 pub mod waves;
 
 /// Deterministic pseudo-random numbers (SplitMix64).

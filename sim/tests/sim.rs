@@ -291,10 +291,11 @@ fn wave_data_matches_the_published_sums() {
 fn leverage_drain_on_the_small_book() {
     // Drain to a common level at P_exec: the most leveraged short (B) gives the most; the
     // reductions add up to the event's 1.5 and every short keeps part of its position.
+    // Three transactions: begin at the level, measure (the level checked), apply.
     let (ex, hits) = small(Allocation::Program(
         adl_engine::state::ADL_MODE_LEVERAGE_DRAIN,
     ));
-    assert_eq!(ex.work.drain_txs, 1);
+    assert_eq!(ex.work.drain_txs, 3);
     assert_eq!(hits.iter().map(|h| h.base).sum::<u64>(), 3 * ONE as u64 / 2);
     let by = |u: usize| hits.iter().find(|h| h.user == u).map_or(0, |h| h.base);
     assert!(by(4) > by(5) && by(5) > by(3), "{hits:?}");

@@ -14,6 +14,7 @@ mod golden;
 mod hardening;
 mod keeper;
 mod limits;
+mod liveness;
 mod liquidation;
 mod pro_rata;
 mod prop;

@@ -12,21 +12,79 @@ export const ORACLE_DISCRIMINATOR = [139, 194, 131, 179, 140, 179, 229, 244];
 export const POSITIONBOOK_DISCRIMINATOR = [122, 76, 129, 108, 60, 67, 108, 157];
 export const USERACCOUNT_DISCRIMINATOR = [211, 33, 136, 16, 186, 110, 242, 127];
 
+export interface AdlDrain {
+  level_bps: bigint;
+  price: bigint;
+  r_level: bigint;
+  r_next: bigint;
+  overshoot: bigint;
+  cursor: number;
+  measured: number;
+  phase: number;
+  padding: number[];
+  reserved: bigint[];
+}
+
+export const ADLDRAIN_SIZE = 64;
+
+export function decodeAdlDrain(v: DataView, o: number): AdlDrain {
+  return {
+    level_bps: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 0),
+    price: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 8),
+    r_level: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 16),
+    r_next: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 24),
+    overshoot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 32),
+    cursor: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 40),
+    measured: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 44),
+    phase: ((v: DataView, o: number) => v.getUint8(o))(v, o + 48),
+    padding: ((v: DataView, o: number) => readArray(v, o, 7, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 49),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 1, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 56),
+  };
+}
+
+export interface AdlDrainFilled {
+  market: string;
+  event_id: bigint;
+  slot: number;
+  base: bigint;
+  notional: bigint;
+}
+
+export const ADLDRAINFILLED_SIZE = 60;
+
+export function decodeAdlDrainFilled(v: DataView, o: number): AdlDrainFilled {
+  return {
+    market: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 0),
+    event_id: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 32),
+    slot: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 40),
+    base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 44),
+    notional: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 52),
+  };
+}
+
 export interface AdlDrained {
   market: string;
   event_id: bigint;
   level_bps: bigint;
+  phase: number;
+  measured: number;
   positions: number;
+  abandoned: boolean;
+  base_remaining: bigint;
 }
 
-export const ADLDRAINED_SIZE = 52;
+export const ADLDRAINED_SIZE = 66;
 
 export function decodeAdlDrained(v: DataView, o: number): AdlDrained {
   return {
     market: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 0),
     event_id: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 32),
     level_bps: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 40),
-    positions: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 48),
+    phase: ((v: DataView, o: number) => v.getUint8(o))(v, o + 48),
+    measured: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 49),
+    positions: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 53),
+    abandoned: ((v: DataView, o: number) => v.getUint8(o) !== 0)(v, o + 57),
+    base_remaining: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 58),
   };
 }
 
@@ -45,14 +103,14 @@ export interface AdlEvent {
   side: number;
   status: number;
   mode: number;
-  padding: number[];
+  walk_flags: number;
   fills: number;
   start_pos_seq: bigint;
   start_touch_seq: bigint;
   pro_rata_base: bigint;
   pro_rata_oi: bigint;
   pending: number;
-  padding2: number;
+  funding_prepaid: number;
 }
 
 export const ADLEVENT_SIZE = 160;
@@ -73,14 +131,14 @@ export function decodeAdlEvent(v: DataView, o: number): AdlEvent {
     side: ((v: DataView, o: number) => v.getUint8(o))(v, o + 112),
     status: ((v: DataView, o: number) => v.getUint8(o))(v, o + 113),
     mode: ((v: DataView, o: number) => v.getUint8(o))(v, o + 114),
-    padding: ((v: DataView, o: number) => readArray(v, o, 1, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 115),
+    walk_flags: ((v: DataView, o: number) => v.getUint8(o))(v, o + 115),
     fills: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 116),
     start_pos_seq: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 120),
     start_touch_seq: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 128),
     pro_rata_base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 136),
     pro_rata_oi: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 144),
     pending: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 152),
-    padding2: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 156),
+    funding_prepaid: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 156),
   };
 }
 
@@ -509,10 +567,11 @@ export interface Market {
   adl_walks: AdlWalk[];
   max_oracle_age_secs: bigint;
   oracle_feed_id: number[];
+  adl_drains: AdlDrain[];
   reserved: bigint[];
 }
 
-export const MARKET_SIZE = 1920;
+export const MARKET_SIZE = 2432;
 
 export function decodeMarket(v: DataView, o: number): Market {
   return {
@@ -550,7 +609,8 @@ export function decodeMarket(v: DataView, o: number): Market {
     adl_walks: ((v: DataView, o: number) => readArray(v, o, 8, 16, decodeAdlWalk))(v, o + 1688),
     max_oracle_age_secs: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1816),
     oracle_feed_id: ((v: DataView, o: number) => readArray(v, o, 32, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 1824),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 8, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 1856),
+    adl_drains: ((v: DataView, o: number) => readArray(v, o, 8, 64, decodeAdlDrain))(v, o + 1856),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 8, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 2368),
   };
 }
 

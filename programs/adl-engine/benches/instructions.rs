@@ -177,6 +177,7 @@ fn main() {
                     0,
                     ev.exec_price,
                     &st.market.adl_walks[0],
+                    ev.walk_flags,
                     ev.base_remaining,
                     ADL_WALK_CAP,
                 );

@@ -120,9 +120,7 @@ fn main() {
         rank_side(&lev, get, PRICE, u64::MAX).len()
     });
     bench("leverage-drain level search, 100k side", 5, || {
-        find_drain_level(&lev, get, 0, exec_price, remaining)
-            .map(|(l, s)| l as usize + s.len())
-            .unwrap_or(0)
+        find_drain_level(&lev, get, 0, exec_price, remaining).unwrap_or(0) as usize
     });
     let mut arr = lev.clone();
     let mut k = 0usize;

@@ -101,7 +101,7 @@ pub enum AdlError {
     ObligationNotPending,
     #[msg("the ADL event's deadline has not passed")]
     AdlDeadlineNotReached,
-    #[msg("leverage-drain claim is wrong: level, slot set or total reduction does not match")]
+    #[msg("leverage-drain level is out of range (at most MAX_DRAIN_LEVEL_BPS)")]
     WrongDrainClaim,
     #[msg("funding was already updated in this slot")]
     FundingTooSoon,
@@ -133,4 +133,14 @@ pub enum AdlError {
     OracleExponentOutOfRange,
     #[msg("the market's oracle cannot change while an ADL event is active")]
     AdlEventActive,
+    #[msg("the ADL event already used its deadline fallback to pro-rata; its remainder is finished in rank order")]
+    AdlFallbackUsed,
+    #[msg("the position's bankruptcy stamp is older than its grace window; flag it again (flag_bankrupt) to start a new grace period")]
+    BankruptcyStampExpired,
+    #[msg(
+        "a leverage drain of this event is already in progress; continue it with adl_drain_step"
+    )]
+    DrainInProgress,
+    #[msg("no leverage drain of this event is in progress; start one with adl_drain_begin")]
+    DrainNotStarted,
 }

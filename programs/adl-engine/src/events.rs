@@ -223,13 +223,34 @@ pub struct AdlSwitchedToProRata {
     pub base_remaining: u64,
 }
 
+/// One transaction of a leverage drain (`adl_drain_begin`, `adl_drain_step`).
 #[event]
 pub struct AdlDrained {
     pub market: Pubkey,
     pub event_id: u64,
-    /// Leverage level the positions were reduced to, bps.
+    /// Leverage level the positions are reduced to, bps.
     pub level_bps: u64,
+    /// `DRAIN_*` phase after the transaction (`DRAIN_IDLE` once finished or abandoned).
+    pub phase: u8,
+    /// Positions measured above the level in this transaction.
+    pub measured: u32,
+    /// Positions reduced in this transaction.
     pub positions: u32,
+    /// The level was checked in this transaction and did not fit: the event continues in
+    /// rank order.
+    pub abandoned: bool,
+    pub base_remaining: u64,
+}
+
+/// A position reduced by a leverage drain (in an `adl_drain_step`, or by the instruction that
+/// moved it out of the drain's region above its level).
+#[event]
+pub struct AdlDrainFilled {
+    pub market: Pubkey,
+    pub event_id: u64,
+    pub slot: u32,
+    pub base: u64,
+    pub notional: u64,
 }
 
 /// A market's oracle changed (`set_market_oracle`).

@@ -167,14 +167,21 @@ pub mod adl_engine {
         handle_apply_pro_rata(ctx, event_index, event_id, slots)
     }
 
-    pub fn adl_drain(
+    pub fn adl_drain_begin(
         ctx: Context<AdlEventCrank>,
         event_index: u8,
         event_id: u64,
         level_bps: u64,
-        slots: Vec<u32>,
     ) -> Result<()> {
-        handle_adl_drain(ctx, event_index, event_id, level_bps, slots)
+        handle_adl_drain_begin(ctx, event_index, event_id, level_bps)
+    }
+
+    pub fn adl_drain_step(
+        ctx: Context<AdlEventCrank>,
+        event_index: u8,
+        event_id: u64,
+    ) -> Result<()> {
+        handle_adl_drain_step(ctx, event_index, event_id)
     }
 
     pub fn adl_switch_to_pro_rata(

@@ -96,3 +96,29 @@ pub fn reset() {
     #[cfg(any(test, feature = "cost-meter"))]
     imp::update(|c| *c = Counts::default());
 }
+
+#[cfg(any(test, feature = "cost-meter"))]
+thread_local! {
+    static WALK_CAP: std::cell::Cell<usize> = const { std::cell::Cell::new(crate::state::ADL_WALK_CAP) };
+}
+
+/// Tests and the soak run (`cost-meter` builds only) may lower the per-transaction read cap
+/// of ADL walks and drains (`engine::walk_cap`) to exercise capped transactions on small
+/// books; `None` restores `ADL_WALK_CAP`. A deployed build always uses `ADL_WALK_CAP`.
+#[cfg(any(test, feature = "cost-meter"))]
+pub fn set_walk_cap(cap: Option<usize>) {
+    WALK_CAP.with(|c| c.set(cap.unwrap_or(crate::state::ADL_WALK_CAP)));
+}
+
+/// The read cap in force (`ADL_WALK_CAP` unless a test lowered it).
+#[inline(always)]
+pub fn walk_cap() -> usize {
+    #[cfg(any(test, feature = "cost-meter"))]
+    {
+        WALK_CAP.with(|c| c.get())
+    }
+    #[cfg(not(any(test, feature = "cost-meter")))]
+    {
+        crate::state::ADL_WALK_CAP
+    }
+}

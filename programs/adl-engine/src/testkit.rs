@@ -21,6 +21,34 @@ pub const MARKET: [u8; 32] = [9; 32];
 /// A long: (base atoms, entry price atoms, margin quote atoms).
 pub type Long = (i64, u64, i64);
 
+/// The market state over the buffers' bytes.
+fn state<'a>(
+    market: &'a mut Market,
+    book: &'a mut [u64],
+    long: &'a mut [u64],
+    short: &'a mut [u64],
+) -> MarketState<'a> {
+    MarketState {
+        key: Pubkey::new_from_array(MARKET),
+        market,
+        book: book_mut(bytemuck::cast_slice_mut(book)).unwrap(),
+        long_queue: queue_mut(bytemuck::cast_slice_mut(long)).unwrap(),
+        short_queue: queue_mut(bytemuck::cast_slice_mut(short)).unwrap(),
+        price: None,
+        payouts_paused: false,
+        arrivals: Vec::new(),
+        drain_arrivals: Vec::new(),
+    }
+}
+
+/// Arrivals recorded by a `Bufs::with_raw` call, for `Bufs::finish`.
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    pub arrivals: Vec<(usize, u32)>,
+    pub drain_arrivals: Vec<(usize, u32)>,
+}
+
+#[derive(Clone)]
 pub struct Bufs {
     pub market: Market,
     pub book: Vec<u64>,
@@ -28,6 +56,10 @@ pub struct Bufs {
     pub short: Vec<u64>,
     pub users: Vec<UserAccount>,
     pub fund: InsuranceFund,
+    /// Arrivals filled at the end of `with` calls (`MarketState::finish`), in order.
+    pub served: Vec<(usize, crate::adl::PlannedFill)>,
+    /// Drain reductions of positions that left a drain's region (`MarketState::finish`).
+    pub drained: Vec<(usize, crate::adl::DrainFill)>,
 }
 
 pub fn user(i: usize) -> UserAccount {
@@ -43,6 +75,40 @@ pub fn user(i: usize) -> UserAccount {
 }
 
 impl Bufs {
+    /// Runs `f` on the market state without what instructions do last (`finish`), and
+    /// returns the arrivals it recorded: callers that check arrivals against a definition
+    /// (on a copy) then call `finish` themselves.
+    pub fn with_raw<R>(
+        &mut self,
+        f: impl FnOnce(&mut MarketState, &mut Vec<UserAccount>, &mut InsuranceFund) -> R,
+    ) -> (R, Pending) {
+        let mut st = state(
+            &mut self.market,
+            &mut self.book,
+            &mut self.long,
+            &mut self.short,
+        );
+        let r = f(&mut st, &mut self.users, &mut self.fund);
+        let pending = Pending {
+            arrivals: core::mem::take(&mut st.arrivals),
+            drain_arrivals: core::mem::take(&mut st.drain_arrivals),
+        };
+        (r, pending)
+    }
+
+    /// What instructions do last (`MarketState::finish`) for the arrivals of a `with_raw`.
+    pub fn finish(&mut self, pending: Pending) -> anchor_lang::Result<crate::engine::Finished> {
+        let mut st = state(
+            &mut self.market,
+            &mut self.book,
+            &mut self.long,
+            &mut self.short,
+        );
+        st.arrivals = pending.arrivals;
+        st.drain_arrivals = pending.drain_arrivals;
+        st.finish()
+    }
+
     pub fn with<R>(&mut self, f: impl FnOnce(&mut MarketState, &mut Vec<UserAccount>) -> R) -> R {
         let book = book_mut(bytemuck::cast_slice_mut(&mut self.book)).unwrap();
         let long_queue = queue_mut(bytemuck::cast_slice_mut(&mut self.long)).unwrap();
@@ -55,8 +121,15 @@ impl Bufs {
             short_queue,
             price: None,
             payouts_paused: false,
+            arrivals: Vec::new(),
+            drain_arrivals: Vec::new(),
         };
-        f(&mut st, &mut self.users)
+        let r = f(&mut st, &mut self.users);
+        // As every instruction does last (`instructions::with_market_state`).
+        let done = st.finish().unwrap();
+        self.served.extend(done.fills);
+        self.drained.extend(done.drains);
+        r
     }
 }
 
@@ -110,6 +183,8 @@ pub fn empty(capacity: usize) -> Bufs {
         short: words(AdlQueue::space(capacity)),
         users: vec![user(0)],
         fund: InsuranceFund::zeroed(),
+        served: Vec::new(),
+        drained: Vec::new(),
     };
     {
         let bb: &mut [u8] = bytemuck::cast_slice_mut(&mut b.book);
@@ -286,6 +361,7 @@ pub fn keeper_plan(st: &MarketState, index: usize, max: usize) -> (Vec<u32>, boo
         st.market.cumulative_funding,
         ev.exec_price,
         &st.market.adl_walks[index],
+        ev.walk_flags,
         ev.base_remaining,
         crate::engine::walk_cap(),
     );

@@ -30,15 +30,16 @@ impl MarketState<'_> {
         require!(math::is_bankrupt(eq), AdlError::NotBankrupt);
         let deficit = math::to_u64(-eq)?;
         let available = fund.available(params.max_insurance_per_event);
-        let grace_over = pos.bankrupt_since_slot != 0
-            && now_slot
-                >= pos
-                    .bankrupt_since_slot
-                    .saturating_add(params.bankruptcy_grace_slots);
-        require!(
-            available < deficit || grace_over,
-            AdlError::InsuranceCanCover
-        );
+        let stamp = pos.bankrupt_since_slot;
+        let grace = params.bankruptcy_grace_slots;
+        let grace_over = stamp != 0 && now_slot >= stamp.saturating_add(grace);
+        if available >= deficit {
+            require!(
+                !super::stamp_expired(stamp, grace, now_slot),
+                AdlError::BankruptcyStampExpired
+            );
+            require!(grace_over, AdlError::InsuranceCanCover);
+        }
         let paid = deficit.min(available);
         fund.pay(paid)?;
         let cash = math::to_i64(math::add(pos.margin as i128, paid as i128)?)?;
@@ -85,6 +86,7 @@ impl MarketState<'_> {
             tier_price: exec_price,
             cursor: [0, 0],
         };
+        self.market.adl_drains[index] = AdlDrain::default();
         if event.mode == ADL_MODE_PRO_RATA {
             self.begin_pro_rata(index)?;
         }
@@ -96,7 +98,10 @@ impl MarketState<'_> {
     /// counterparties in ADL rank (`WrongAdlCounterparty` logs the rank position and the slot
     /// that should have come), saves the walk's cursors and applies the fills. An empty
     /// `slots` is a progress-only call, accepted only when the walk reaches its cap before
-    /// the next counterparty. Returns the fills and the walk's entries read.
+    /// the next counterparty. A remainder below the market's minimum position size is never
+    /// left waiting: the same walk goes on to fill it (within the same cap), so the proof need
+    /// not list the counterparties of such a dust remainder. Returns the fills (the proof's,
+    /// then the dust's) and the walk's entries read.
     pub fn auto_deleverage(
         &mut self,
         index: usize,
@@ -104,6 +109,7 @@ impl MarketState<'_> {
     ) -> Result<(Vec<crate::adl::PlannedFill>, usize)> {
         let event = self.market.adl_events[index];
         let saved = self.market.adl_walks[index];
+        let min_size = self.market.params.min_position_base;
         let q = self.queue(if event.side == SIDE_LONG {
             SIDE_SHORT
         } else {
@@ -117,10 +123,11 @@ impl MarketState<'_> {
             self.market.cumulative_funding,
             event.exec_price,
             &saved,
+            event.walk_flags,
             event.base_remaining,
             walk_cap(),
         );
-        let fills = crate::adl::verify_proof(&mut walk, slots).map_err(|e| {
+        let mut fills = crate::adl::verify_proof(&mut walk, slots).map_err(|e| {
             if let crate::adl::ProofError::WrongCounterparty {
                 position,
                 given,
@@ -136,9 +143,19 @@ impl MarketState<'_> {
             }
             AdlError::from(e)
         })?;
-        let (cursor, reads) = (walk.cursors(), walk.reads);
+        if !fills.is_empty() {
+            while walk.remaining() > 0 && walk.remaining() < min_size {
+                match walk.next_fill() {
+                    Some(f) => fills.push(f),
+                    None => break,
+                }
+            }
+        }
+        let (cursor, reads, done) = (walk.cursors(), walk.reads, walk.done_flags());
         // Saved before the fills are applied: their queue changes keep the cursors valid.
         self.market.adl_walks[index].cursor = cursor;
+        let ev = &mut self.market.adl_events[index];
+        ev.walk_flags = (ev.walk_flags & !(WALK_TIER1_DONE | WALK_TIER2_DONE)) | done;
         self.apply_adl_fills(index, &fills)?;
         Ok((fills, reads))
     }
@@ -159,7 +176,8 @@ impl MarketState<'_> {
         };
         let mut gone_lev = Vec::with_capacity(fills.len());
         let mut gone_ent = Vec::with_capacity(fills.len());
-        let mut moved: Option<(u32, LevEntry, QueueEntry)> = None;
+        let mut gone_pos = Vec::with_capacity(fills.len());
+        let mut moved: Option<(u32, LevEntry, QueueEntry, PositionSlot)> = None;
         // Every filled position's entry as it stands, with its key fraction: the arrays are
         // searched with these until they are re-indexed.
         let mut stale = Vec::with_capacity(fills.len());
@@ -173,23 +191,25 @@ impl MarketState<'_> {
             if self.apply_adl_fill(f)? {
                 gone_lev.push((lev, frac));
                 gone_ent.push(ent);
+                gone_pos.push(pos);
             } else {
-                moved = Some((f.slot, (lev, frac), ent));
+                moved = Some((f.slot, (lev, frac), ent, pos));
             }
             self.book.slot_mut(f.slot)?.last_touch_seq = touch;
             self.escrow_fill(&mut ev, f.base, f.notional)?;
         }
         let gone = self.with_queue(cp_side, &stale, |q, o| q.remove_many(gone_lev, gone_ent, o))?;
-        self.walks_removed(cp_side, &gone);
-        if let Some((slot, lev, ent)) = moved {
+        let gone: Vec<(usize, PositionSlot)> = gone.into_iter().zip(gone_pos).collect();
+        self.queue_removed(cp_side, &gone)?;
+        if let Some((slot, lev, ent, old)) = moved {
             let pos = *self.book.slot(slot)?;
             let (_, nlev, nent) = pos.queue_entries(slot)?;
             let nfrac = pos.key_frac()?;
             let (from, to) = self.with_queue(cp_side, &stale, |q, o| {
                 q.reposition((lev, ent), ((nlev, nfrac), nent), o)
             })?;
-            self.walks_removed(cp_side, &[from]);
-            self.walks_inserted(cp_side, to, slot)?;
+            self.queue_removed(cp_side, &[(from, old)])?;
+            self.queue_inserted(cp_side, to, slot)?;
         }
         if ev.base_remaining == 0 {
             self.close_event(&mut ev)?;
@@ -233,27 +253,22 @@ impl MarketState<'_> {
     }
 }
 
-/// The walk cap of `auto_deleverage`: `ADL_WALK_CAP` (unit tests may lower it to exercise
-/// capped transactions on small books).
+/// The walk cap of `auto_deleverage` and of drain steps: `ADL_WALK_CAP` (tests may lower it
+/// to exercise capped transactions on small books: `meter::set_walk_cap`).
 pub fn walk_cap() -> usize {
-    #[cfg(test)]
-    {
-        super::tests::TEST_WALK_CAP.with(|c| c.get())
-    }
-    #[cfg(not(test))]
-    {
-        ADL_WALK_CAP
-    }
+    crate::meter::walk_cap()
 }
 
-/// Applies a funding index change `delta` to a market, including its ADL escrows: each
-/// active event's escrow pays (or receives) the funding of the size it still holds from its
-/// cash into the funding pool (rounded up: the escrow pays at least the exact amount), and its
-/// execution price moves with it — `P_exec` is the escrow's bankruptcy price, recomputed from
-/// its cost and cash exactly as at the event's start, so the counterparties who receive that
-/// funding give it back through `P_exec` and the escrow stays exactly covered. Without this the
-/// counterparties would be credited funding that nobody paid (an unbacked funding pool).
-/// Bounded: at most `ADL_EVENT_RING` events.
+/// Applies a funding index change `delta` to a market, including its ADL escrows. Each active
+/// event's escrow pays (or receives) the funding of the size it still holds from its cash
+/// into the funding pool, rounded up with the over-payment carried on the event
+/// (`math::escrow_funding_carried`: over the event's life it pays the exact funding plus less
+/// than one atom), and its execution price moves by exactly `delta`, like every bankruptcy
+/// price of the market (`P_b = K + F`). So `P_exec` never moves by more than the funding
+/// delta, whatever the size left (a residue is never divided by a small remaining size), ADL
+/// eligibility at `P_exec` is unchanged (exact equity is invariant when `F` and the price
+/// move together), and the counterparties who receive the escrow's funding give it back
+/// through `P_exec`. Bounded: at most `ADL_EVENT_RING` events.
 pub fn apply_funding(market: &mut Market, delta: i64) -> Result<()> {
     market.cumulative_funding =
         math::to_i64(math::add(market.cumulative_funding as i128, delta as i128)?)?;
@@ -267,10 +282,14 @@ pub fn apply_funding(market: &mut Market, delta: i64) -> Result<()> {
         }
         let q = math::to_i64(ev.base_remaining as i128)?;
         let signed = if ev.side == SIDE_LONG { q } else { -q };
-        let f = math::escrow_funding(signed, delta)?;
-        ev.escrow_cash = math::to_i64(math::sub(ev.escrow_cash as i128, f)?)?;
-        pool = math::add(pool, f)?;
-        ev.exec_price = math::adl_exec_price(signed, ev.escrow_cost, ev.escrow_cash)?;
+        let (pay, prepaid) = math::escrow_funding_carried(signed, delta, ev.funding_prepaid)?;
+        ev.escrow_cash = math::to_i64(math::sub(ev.escrow_cash as i128, pay)?)?;
+        ev.funding_prepaid = prepaid;
+        pool = math::add(pool, pay)?;
+        let p = math::add(ev.exec_price as i128, delta as i128)?;
+        // A price at or below zero would need funding of the whole price during one event.
+        require!(p > 0, AdlError::MathOverflow);
+        ev.exec_price = math::to_u64(p)?;
     }
     market.funding_pool = math::to_i64(pool)?;
     Ok(())

@@ -5,6 +5,7 @@
 //! By concern: `trading` (fills of trades, payouts), `liquidation`, `events` (ADL events,
 //! ranked fills, escrow, funding of escrows), `pro_rata` (obligations and the leverage drain).
 
+mod drain;
 mod events;
 mod liquidation;
 mod pro_rata;
@@ -12,6 +13,7 @@ mod pro_rata;
 mod tests;
 mod trading;
 
+pub use drain::DrainStep;
 pub use events::{apply_funding, walk_cap};
 pub use liquidation::LiquidationOutcome;
 pub use pro_rata::obligation_pending;
@@ -33,7 +35,12 @@ pub fn flag_bankrupt(
 ) -> Result<()> {
     require!(pos.is_open(), AdlError::SlotNotOpen);
     let bankrupt = math::is_bankrupt(pos.equity(market.cumulative_funding, price)?);
-    if bankrupt && pos.bankrupt_since_slot == 0 {
+    let grace = market.params.bankruptcy_grace_slots;
+    if bankrupt && stamp_expired(pos.bankrupt_since_slot, grace, now) {
+        // Seen bankrupt again after its window: a new grace period starts now (the old stamp
+        // may come from a dip the position recovered from untouched).
+        pos.bankrupt_since_slot = now.max(1);
+    } else if bankrupt && pos.bankrupt_since_slot == 0 {
         pos.bankrupt_since_slot = now.max(1);
         market.flagged_positions = market
             .flagged_positions
@@ -49,6 +56,14 @@ pub fn flag_bankrupt(
     Ok(())
 }
 
+/// Whether a bankruptcy stamp is too old to count for the grace path of `start_adl`: a stamp
+/// counts from `stamp + grace` to `stamp + grace + max(grace, 1)` slots. A stamp set during a
+/// brief dip stays on a position that recovered and that nobody touched; without expiry it
+/// would let a later dip skip the grace period the fund should have had.
+pub fn stamp_expired(stamp: u64, grace: u64, now: u64) -> bool {
+    stamp != 0 && now > stamp.saturating_add(grace).saturating_add(grace.max(1))
+}
+
 pub struct MarketState<'a> {
     pub key: Pubkey,
     pub market: &'a mut Market,
@@ -61,6 +76,21 @@ pub struct MarketState<'a> {
     /// Whether payout claims are paused: then no instruction moves an ADL payout (trades,
     /// liquidations and ADL starts leave it on the slot) — one pause semantics for payouts.
     pub payouts_paused: bool,
+    /// Positions that became takeable ahead of a ranked event's cursor during this
+    /// instruction, as `(event index, slot)`: each is next in that event's rank and is filled
+    /// before the instruction ends (`finish`), so no cursor ever moves back.
+    pub arrivals: Vec<(usize, u32)>,
+    /// Positions that left an applying drain's region above `ℓ + 1` during this instruction,
+    /// as `(event index, slot)`: reduced before the instruction ends (`finish`).
+    pub drain_arrivals: Vec<(usize, u32)>,
+}
+
+/// What `MarketState::finish` did: the ranked fills and the drain reductions of positions
+/// that arrived ahead of an event's progress during the instruction.
+#[derive(Clone, Debug, Default)]
+pub struct Finished {
+    pub fills: Vec<(usize, crate::adl::PlannedFill)>,
+    pub drains: Vec<(usize, crate::adl::DrainFill)>,
 }
 
 /// A position's side, its `by_leverage` entry with the exact key fraction, its `by_entry` entry.
@@ -127,7 +157,8 @@ impl<'a> MarketState<'a> {
     ) -> Result<R> {
         self.apply_obligations(slot)?;
         let before = self.entries_of(slot)?;
-        let base_before = self.book.slot(slot)?.base;
+        let old = *self.book.slot(slot)?;
+        let base_before = old.base;
         let r = f(self.book.slot_mut(slot)?, self.market)?;
         let touch = self.market.take_touch_seq()?;
         self.book.slot_mut(slot)?.last_touch_seq = touch;
@@ -139,18 +170,18 @@ impl<'a> MarketState<'a> {
                 let stale = [(slot, lb.1)];
                 let (from, to) =
                     self.with_queue(sb, &stale, |q, o| q.reposition((lb, eb), (la, ea), o))?;
-                self.walks_removed(sb, &[from]);
-                self.walks_inserted(sb, to, slot)?;
+                self.queue_removed(sb, &[(from, old)])?;
+                self.queue_inserted(sb, to, slot)?;
             }
             (b, a) => {
                 if let Some((sb, lb, eb)) = b {
                     let stale = [(slot, lb.1)];
                     let at = self.with_queue(sb, &stale, |q, o| q.remove(lb, eb, o))?;
-                    self.walks_removed(sb, &[at]);
+                    self.queue_removed(sb, &[(at, old)])?;
                 }
                 if let Some((sa, la, ea)) = a {
                     let at = self.with_queue(sa, &[], |q, o| q.insert(la, ea, o))?;
-                    self.walks_inserted(sa, at, slot)?;
+                    self.queue_inserted(sa, at, slot)?;
                 }
             }
         }
@@ -179,25 +210,47 @@ impl<'a> MarketState<'a> {
             .map(|(i, _)| i)
     }
 
-    /// `AdlWalk` upkeep after entries left `side`'s `by_leverage` at the ascending indices
-    /// `gone` (indices before the removal): each cursor moves back by the removed entries
-    /// before it, so it keeps pointing at the same entry. O(events × removed).
-    pub(crate) fn walks_removed(&mut self, side: u8, gone: &[usize]) {
+    /// Upkeep of every saved progress on `side` (ranked walks' cursors, drains' cursors and
+    /// sums) after entries left its `by_leverage` at the indices given (before the removal),
+    /// with the positions as they were. Every queue change goes through here and
+    /// `queue_inserted`. O(events × removed).
+    pub(crate) fn queue_removed(&mut self, side: u8, gone: &[(usize, PositionSlot)]) -> Result<()> {
+        self.walks_removed(side, gone);
+        self.drains_removed(side, gone)
+    }
+
+    /// Upkeep of every saved progress on `side` after slot `slot`'s entry entered its
+    /// `by_leverage` at `at` (see `queue_removed`).
+    pub(crate) fn queue_inserted(&mut self, side: u8, at: usize, slot: u32) -> Result<()> {
+        self.walks_inserted(side, at, slot)?;
+        self.drains_inserted(side, at, slot)
+    }
+
+    /// `AdlWalk` upkeep after entries left `side`'s `by_leverage` at the indices `gone`
+    /// (indices before the removal): each cursor moves back by the removed entries before it,
+    /// so it keeps pointing at the same entry. O(events × removed).
+    fn walks_removed(&mut self, side: u8, gone: &[(usize, PositionSlot)]) {
         let events: Vec<usize> = self.walked_events(side).collect();
         for i in events {
             for c in self.market.adl_walks[i].cursor.iter_mut() {
-                let before = gone.partition_point(|&g| g < *c as usize);
+                let before = gone.iter().filter(|(g, _)| *g < *c as usize).count();
                 *c -= before as u32;
             }
         }
     }
 
     /// `AdlWalk` upkeep after slot `slot`'s entry entered `side`'s `by_leverage` at `at`.
-    /// Before a cursor, a position that is not takeable in the cursor's tier is passed at
-    /// once (the cursor moves forward by one, so nobody is re-read); a takeable one is next in
-    /// rank, so the cursor moves back to it (the entries between are read again — each such
-    /// move needs a position change by its owner, and that position is filled next).
-    pub(crate) fn walks_inserted(&mut self, side: u8, at: usize, slot: u32) -> Result<()> {
+    /// A cursor never moves back: before a cursor, a position that is not takeable in the
+    /// cursor's tier is passed at once (the cursor moves forward by one, so it keeps pointing
+    /// at the same entry). A position that is takeable in tier 1 ahead of the tier-1 cursor —
+    /// or anywhere once tier 1 is done — is the next counterparty in rank (everything ahead
+    /// of it was passed as not takeable); likewise in tier 2 once tier 1 is done. It is
+    /// recorded as an arrival and filled before the instruction ends (`serve_arrivals`), so
+    /// neither a margin toggle nor any other position change can make a walk read entries
+    /// again or starve the event. (A tier-2 arrival ahead of the tier-2 cursor while tier 1 is
+    /// not done cannot occur: that cursor then still stands at the end of the certainly
+    /// ineligible prefix; were it to occur, the cursor would move to it, having passed nothing.)
+    fn walks_inserted(&mut self, side: u8, at: usize, slot: u32) -> Result<()> {
         let events: Vec<usize> = self.walked_events(side).collect();
         if events.is_empty() {
             return Ok(());
@@ -205,21 +258,151 @@ impl<'a> MarketState<'a> {
         let pos = *self.book.slot(slot)?;
         let funding = self.market.cumulative_funding;
         for i in events {
-            let exec_price = self.market.adl_events[i].exec_price;
-            let tier_price = self.market.adl_walks[i].tier_price_or(exec_price);
-            for (t, c) in self.market.adl_walks[i].cursor.iter_mut().enumerate() {
-                if at >= *c as usize {
-                    continue;
+            let ev = self.market.adl_events[i];
+            let tier_price = self.market.adl_walks[i].tier_price_or(ev.exec_price);
+            let tier1_done = ev.walk_flags & WALK_TIER1_DONE != 0;
+            let tier2_done = ev.walk_flags & WALK_TIER2_DONE != 0;
+            let mut arrival = false;
+            for t in 0..2usize {
+                let c = self.market.adl_walks[i].cursor[t] as usize;
+                let takeable =
+                    crate::adl::takeable(&pos, funding, ev.exec_price, tier_price, t as u8 + 1);
+                let ahead = at < c;
+                if takeable {
+                    let due = if t == 0 {
+                        tier1_done || ahead
+                    } else {
+                        tier1_done && (tier2_done || ahead)
+                    };
+                    if due {
+                        arrival = true;
+                    } else if ahead {
+                        // Tier 2 ahead of its cursor while tier 1 runs (see above).
+                        self.market.adl_walks[i].cursor[t] = at as u32;
+                        continue;
+                    }
                 }
-                let tier = t as u8 + 1;
-                if crate::adl::takeable(&pos, funding, exec_price, tier_price, tier) {
-                    *c = at as u32;
-                } else {
-                    *c += 1;
+                if ahead {
+                    self.market.adl_walks[i].cursor[t] += 1;
                 }
+            }
+            if arrival && !self.arrivals.contains(&(i, slot)) {
+                self.arrivals.push((i, slot));
             }
         }
         Ok(())
+    }
+
+    /// Fills the positions that arrived ahead of a ranked event's cursor during this
+    /// instruction (`walks_inserted`), each only if it is still next in that event's rank
+    /// (open, takeable in its tier, and ahead of the cursor — or the tier is done), in rank
+    /// order. A fill's own queue change may make another arrival; the loop ends because every
+    /// fill closes a position or uses up its event. Returns `(event index, fill)` in order.
+    pub fn serve_arrivals(&mut self) -> Result<Vec<(usize, crate::adl::PlannedFill)>> {
+        let mut served = Vec::new();
+        while let Some((i, f)) = self.next_arrival()? {
+            self.apply_adl_fills(i, &[f])?;
+            served.push((i, f));
+        }
+        Ok(served)
+    }
+
+    /// The first due arrival in rank order, with its fill; stale ones are dropped.
+    fn next_arrival(&mut self) -> Result<Option<(usize, crate::adl::PlannedFill)>> {
+        let funding = self.market.cumulative_funding;
+        // (event, tier, by_leverage index, fill)
+        let mut best: Option<(usize, u8, usize, crate::adl::PlannedFill)> = None;
+        let list = core::mem::take(&mut self.arrivals);
+        let mut keep = Vec::with_capacity(list.len());
+        for &(i, slot) in &list {
+            let ev = self.market.adl_events[i];
+            if ev.status != EVENT_ACTIVE
+                || ev.mode != ADL_MODE_RANKED_QUEUE
+                || ev.base_remaining == 0
+            {
+                continue;
+            }
+            let pos = *self.book.slot(slot)?;
+            if !pos.is_open() || pos.side() == ev.side {
+                continue;
+            }
+            let w = self.market.adl_walks[i];
+            let Some(tier) = crate::adl::tier_at(&pos, w.tier_price_or(ev.exec_price)) else {
+                continue;
+            };
+            let Ok(mut f) =
+                crate::adl::plan_fill(slot, &pos, funding, ev.exec_price, ev.base_remaining)
+            else {
+                continue;
+            };
+            f.tier = tier;
+            let idx = self.lev_index(slot)?;
+            let tier1_done = ev.walk_flags & WALK_TIER1_DONE != 0;
+            let tier2_done = ev.walk_flags & WALK_TIER2_DONE != 0;
+            let due = if tier == 1 {
+                tier1_done || idx < w.cursor[0] as usize
+            } else {
+                tier1_done && (tier2_done || idx < w.cursor[1] as usize)
+            };
+            if !due {
+                // Behind the cursor again: the walk will meet it in its turn.
+                continue;
+            }
+            keep.push((i, slot));
+            let better = match &best {
+                None => true,
+                Some((bi, bt, bx, _)) => {
+                    (ev.id, tier, idx) < (self.market.adl_events[*bi].id, *bt, *bx)
+                }
+            };
+            if better {
+                best = Some((i, tier, idx, f));
+            }
+        }
+        self.arrivals = keep;
+        Ok(best.map(|(i, _, _, f)| {
+            self.arrivals.retain(|&(j, s)| !(j == i && s == f.slot));
+            (i, f)
+        }))
+    }
+
+    /// Index of an open position's entry in its side's `by_leverage` (one binary search).
+    pub fn lev_index(&self, slot: u32) -> Result<usize> {
+        let pos = self.book.slot(slot)?;
+        let (side, lev, _) = pos.queue_entries(slot)?;
+        let frac = pos.key_frac()?;
+        let book = &self.book;
+        let frac_of = move |s: u32| -> Option<math::KeyFrac> {
+            book.slot(s)
+                .ok()
+                .filter(|p| p.is_open())
+                .and_then(|p| p.key_frac().ok())
+        };
+        let ord = ExactOrder {
+            is_long: side == SIDE_LONG,
+            frac_of: &frac_of,
+        };
+        let q = self.queue(side);
+        crate::state::lev_find(q.by_leverage, q.len(), (lev, frac), &ord)
+            .ok_or_else(|| AdlError::QueueCorrupt.into())
+    }
+
+    /// What every instruction that changed positions does last: fills the arrivals ahead of
+    /// ranked walks' cursors (`serve_arrivals`) and reduces the positions that left an
+    /// applying drain's region above its level (`serve_drain_arrivals`), until neither has
+    /// any (each serving closes a position, brings one to a drain's level, or uses up an
+    /// event). Returns them for the instruction's events.
+    pub fn finish(&mut self) -> Result<Finished> {
+        let mut out = Finished::default();
+        loop {
+            let fills = self.serve_arrivals()?;
+            let drains = self.serve_drain_arrivals()?;
+            if fills.is_empty() && drains.is_empty() {
+                return Ok(out);
+            }
+            out.fills.extend(fills);
+            out.drains.extend(drains);
+        }
     }
 
     /// Settles a position's funding (re-indexing it) and returns it with its equity at

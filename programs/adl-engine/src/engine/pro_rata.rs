@@ -1,8 +1,7 @@
-//! Pro-rata obligations (applied by cranks or on any touch) and the leverage drain.
+//! Pro-rata obligations (applied by cranks or on any touch).
 
 use anchor_lang::prelude::*;
 
-use crate::math;
 use crate::state::*;
 
 use super::MarketState;
@@ -19,8 +18,9 @@ impl MarketState<'_> {
     /// Applies every pending pro-rata obligation of `slot` (oldest event first): each active
     /// pro-rata event reduces a position that was open and untouched since its start by
     /// `ceil(|q|·Q/OI)` (at most what the event still needs), at the event's `P_exec`, the
-    /// realized PnL and released margin becoming the slot's payout. Ineligible positions
-    /// (flagged, or negative equity after the fill) are passed over. Each slot is reduced at
+    /// realized PnL and released margin becoming the slot's payout. Positions that are not
+    /// eligible at `P_exec` (`adl::eligible`: exact equity below one atom) are passed over —
+    /// a bankruptcy flag plays no part, as in every mode. Each slot is reduced at
     /// most once per event: applying stamps a newer touch sequence.
     pub fn apply_obligations(&mut self, slot: u32) -> Result<()> {
         let pos = *self.book.slot(slot)?;
@@ -75,11 +75,11 @@ impl MarketState<'_> {
             let new = ((nlev, s.key_frac()?), nent);
             let (from, to) =
                 self.with_queue(side, &stale, |q, o| q.reposition((lev, ent), new, o))?;
-            self.walks_removed(side, &[from]);
-            self.walks_inserted(side, to, slot)?;
+            self.queue_removed(side, &[(from, pos)])?;
+            self.queue_inserted(side, to, slot)?;
         } else {
             let at = self.with_queue(side, &stale, |q, o| q.remove(lev, ent, o))?;
-            self.walks_removed(side, &[at]);
+            self.queue_removed(side, &[(at, pos)])?;
         }
         Ok(())
     }
@@ -96,13 +96,19 @@ impl MarketState<'_> {
 
     /// Closes a pro-rata event whose size is used up (the escrow's rounding remainder goes to
     /// the sink); one whose obligations are all applied but that still has size left (shares
-    /// of ineligible positions) continues as a ranked event.
+    /// of ineligible positions) continues as a ranked event with a fresh walk: cursors at the
+    /// head and no tier done, since the queue changed while the walk was not kept (the
+    /// tier price stays the event's). This happens at most once per event: the deadline
+    /// fallback is single-use (`WALK_FALLBACK_USED`), and an event that started in pro-rata
+    /// mode cannot fall back at all.
     fn finish_pro_rata(&mut self, index: usize) -> Result<()> {
         let mut ev = self.market.adl_events[index];
         if ev.base_remaining == 0 {
             self.close_event(&mut ev)?;
         } else if ev.pending == 0 {
             ev.mode = ADL_MODE_RANKED_QUEUE;
+            ev.walk_flags &= WALK_FALLBACK_USED;
+            self.market.adl_walks[index].cursor = [0, 0];
         }
         self.market.adl_events[index] = ev;
         Ok(())
@@ -132,54 +138,6 @@ impl MarketState<'_> {
         if pending == 0 {
             self.finish_pro_rata(index)?;
         }
-        Ok(())
-    }
-
-    /// Applies verified leverage-drain reductions of event `index`: each position keeps its
-    /// equity in its margin (no payout), is re-indexed, and the escrow takes the opposite
-    /// fills; the event is done when its size is used up.
-    pub fn apply_drain(&mut self, index: usize, fills: &[crate::adl::DrainFill]) -> Result<()> {
-        let mut ev = self.market.adl_events[index];
-        let cp_side = if ev.side == SIDE_LONG {
-            SIDE_SHORT
-        } else {
-            SIDE_LONG
-        };
-        for f in fills {
-            let pos = *self.book.slot(f.slot)?;
-            let (_, lev, ent) = pos.queue_entries(f.slot)?;
-            let stale = [(f.slot, pos.key_frac()?)];
-            let lev = (lev, stale[0].1);
-            let touch = self.market.take_touch_seq()?;
-            let s = self.apply_planned(f.slot, f.funding, f.after)?;
-            s.last_touch_seq = touch;
-            let open = s.is_open();
-            // Re-indexed with the ranked walks' cursors of other events following.
-            if open {
-                let now = *self.book.slot(f.slot)?;
-                let (_, nlev, nent) = now.queue_entries(f.slot)?;
-                let new = ((nlev, now.key_frac()?), nent);
-                let (from, to) =
-                    self.with_queue(cp_side, &stale, |q, o| q.reposition((lev, ent), new, o))?;
-                self.walks_removed(cp_side, &[from]);
-                self.walks_inserted(cp_side, to, f.slot)?;
-            } else {
-                // Drained to zero size: what equity it had is its payout.
-                let at = self.with_queue(cp_side, &stale, |q, o| q.remove(lev, ent, o))?;
-                self.walks_removed(cp_side, &[at]);
-                let s = self.book.slot_mut(f.slot)?;
-                let payout = math::to_u64(s.margin.max(0) as i128)?;
-                s.adl_payout = math::add_u64(s.adl_payout, payout)?;
-                s.margin = 0;
-                s.status = SLOT_ADL_CLOSED;
-                self.clear_flag(f.slot)?;
-            }
-            self.escrow_fill(&mut ev, f.base, f.notional)?;
-        }
-        if ev.base_remaining == 0 {
-            self.close_event(&mut ev)?;
-        }
-        self.market.adl_events[index] = ev;
         Ok(())
     }
 }

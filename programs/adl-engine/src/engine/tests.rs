@@ -8,19 +8,12 @@
 //! change after that goes through the program's paths.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::cell::Cell;
-
 use proptest::prelude::*;
 
 use super::MarketState;
 use crate::adl::{plan_fill, tier_at, PlannedFill, RankWalk};
 use crate::meter::{self, Counts};
 use crate::state::*;
-
-thread_local! {
-    /// `auto_deleverage`'s walk cap in these tests (`events::walk_cap`).
-    pub(crate) static TEST_WALK_CAP: Cell<usize> = const { Cell::new(ADL_WALK_CAP) };
-}
 
 use crate::testkit::*;
 
@@ -278,12 +271,13 @@ fn cursor_entry(st: &MarketState) -> QueueEntry {
     st.long_queue.by_leverage[st.market.adl_walks[0].cursor[0] as usize]
 }
 
-/// Queue changes before a saved cursor keep it on the same entry, except that a takeable
-/// position entering before it pulls it back (it is next in rank); after each change the
-/// next fill is the definition's.
+/// Queue changes before a saved cursor keep it on the same entry, and a cursor never moves
+/// back: a takeable position entering before it is next in rank and is filled by the
+/// instruction that made it (`MarketState::finish`), so the walk never reads the passed
+/// entries again; after each change the next fill is the definition's.
 #[test]
 fn saved_cursors_follow_inserts_and_removals() {
-    TEST_WALK_CAP.with(|c| c.set(16));
+    meter::set_walk_cap(Some(16));
     let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); 40];
     longs.extend(vec![(ONE, px(90), 45 * USD); 40]);
     let mut b = market(&longs, 10 * ONE, px(100), 10);
@@ -293,7 +287,7 @@ fn saved_cursors_follow_inserts_and_removals() {
     assert!(f.is_empty());
     assert_eq!(reads, 16);
     assert_eq!(b.market.adl_walks[0].cursor, [16, 0]);
-    b.with(|st, users| {
+    let at = b.with(|st, users| {
         let at = cursor_entry(st);
         // A tier-2 long more leveraged than the block (entry 110, margin 25: bankruptcy
         // price 85) enters at the head: passed at once, the cursor stays on its entry.
@@ -307,16 +301,34 @@ fn saved_cursors_follow_inserts_and_removals() {
             .unwrap();
         assert_eq!(st.market.adl_walks[0].cursor, [16, 0]);
         assert_eq!(cursor_entry(st), at);
-        // A takeable tier-1 long (entry 90, margin 4.5: bankruptcy price 85.5) enters at
-        // the head: it is next in rank, the cursor moves back to it.
-        let s = new_long(st, users, px(90), 4_500_000);
-        assert_eq!(st.market.adl_walks[0].cursor, [0, 0]);
-        check_cursors(st, 0);
-        assert_eq!(definition_next(st, 0), Some(s));
+        at
     });
-    // It is filled first, then the walk passes the block again (the cost of the move back).
-    let (f, _, _) = keeper_tx(&mut b, 24);
-    assert_eq!(f.len(), 1);
+    let s = b.with(|st, users| {
+        // A takeable tier-1 long (entry 90, margin 4.5: bankruptcy price 85.5) enters at
+        // the head: it is next in rank. The cursor stays on its entry (moves forward by
+        // one index) and the long is recorded as an arrival.
+        let s = new_long(st, users, px(90), 4_500_000);
+        assert_eq!(st.market.adl_walks[0].cursor, [17, 0]);
+        assert_eq!(cursor_entry(st), at);
+        assert_eq!(definition_next(st, 0), Some(s));
+        assert_eq!(st.arrivals, vec![(0, s)]);
+        s
+    });
+    // The instruction that opened it filled it before it ended, at P_exec: closed, payout.
+    assert_eq!(b.served.len(), 1);
+    assert_eq!((b.served[0].0, b.served[0].1.slot), (0, s));
+    assert_eq!(b.served[0].1.base, ONE as u64);
+    b.with(|st, _| {
+        assert_eq!(st.book.slot(s).unwrap().status, SLOT_ADL_CLOSED);
+        assert_eq!(st.market.adl_walks[0].cursor, [16, 0]);
+        assert_eq!(cursor_entry(st), at);
+        check_cursors(st, 0);
+    });
+    // The walk goes on from its cursor: the 16 passed entries are not read again, the next
+    // 16 of the block are passed.
+    let (f, reads, _) = keeper_tx(&mut b, 1);
+    assert_eq!((f.len(), reads), (0, 16));
+    assert_eq!(b.market.adl_walks[0].cursor, [32, 0]);
     loop {
         let expected = b.with(|st, _| definition_next(st, 0));
         let (f, _, _) = keeper_tx(&mut b, 24);
@@ -327,17 +339,18 @@ fn saved_cursors_follow_inserts_and_removals() {
             break;
         }
     }
-    TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+    meter::set_walk_cap(None);
 }
 
 /// A leverage drain of another event moves positions from before a ranked event's saved
 /// cursor to after it (16 tier-2 longs passed, the cursor at the first tier-1 long): the
 /// cursor follows, so no tier-1 long slips behind it, and the ranked event's fills are still
-/// the definition's. (Without the upkeep in `apply_drain` the cursor would stay at 16 and
-/// skip the tier-1 longs shifted in front of it.)
+/// the definition's. (Without the upkeep in `apply_drain_fill` the cursor would stay at 16 and
+/// skip the tier-1 longs shifted in front of it.) The drain runs over several steps, the
+/// queues checked after each.
 #[test]
 fn saved_cursors_follow_a_drain_of_another_event() {
-    TEST_WALK_CAP.with(|c| c.set(16));
+    meter::set_walk_cap(Some(16));
     let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); 16];
     longs.extend(vec![(ONE, px(90), 45 * USD); 40]);
     let mut b = market(&longs, 10 * ONE, px(100), 10);
@@ -368,19 +381,23 @@ fn saved_cursors_follow_a_drain_of_another_event() {
             (EVENT_ACTIVE, ADL_MODE_LEVERAGE_DRAIN)
         );
         let len = st.long_queue.len();
-        let fills = {
+        let level = {
             let book = &*st.book.slots;
             let lev = &st.long_queue.by_leverage[..len];
             let get = |s: u32| book.get(s as usize);
-            let (level, set) =
-                crate::adl::find_drain_level(lev, get, 0, ev.exec_price, ev.base_remaining)
-                    .unwrap();
-            crate::adl::verify_drain(lev, get, 0, ev.exec_price, ev.base_remaining, level, &set)
-                .unwrap()
+            crate::adl::find_drain_level(lev, get, 0, ev.exec_price, ev.base_remaining).unwrap()
         };
+        st.drain_begin(1, level).unwrap();
+        let mut fills = vec![];
+        while st.market.adl_events[1].status == EVENT_ACTIVE {
+            let step = st.drain_step(1).unwrap();
+            assert!(!step.abandoned);
+            fills.extend(step.fills);
+            check_queue(st);
+            check_cursors(st, 0);
+        }
         let moved_tier2 = fills.iter().filter(|f| f.slot < 16).count();
         assert!(moved_tier2 > 0);
-        st.apply_drain(1, &fills).unwrap();
         check_queue(st);
         check_cursors(st, 0);
         // The cursor moved back by the passed entries that left its prefix.
@@ -397,7 +414,7 @@ fn saved_cursors_follow_a_drain_of_another_event() {
             break;
         }
     }
-    TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+    meter::set_walk_cap(None);
 }
 
 #[derive(Clone, Debug)]
@@ -438,7 +455,7 @@ proptest! {
         ops in prop::collection::vec(op(), 1..60),
         cap in 1usize..12,
     ) {
-        TEST_WALK_CAP.with(|c| c.set(cap));
+        meter::set_walk_cap(Some(cap));
         let longs: Vec<Long> = book
             .iter()
             .map(|&(e, m, q)| (q * ONE, px(e), q * e as i64 * USD * m / 100))
@@ -497,6 +514,8 @@ proptest! {
                         short: b.short.clone(),
                         users: vec![],
                         fund: b.fund,
+                        served: vec![],
+                        drained: vec![],
                     };
                     let (slots, capped) = b.with(|st, _| keeper_plan(st, 0, max));
                     if slots.is_empty() && !capped {
@@ -523,7 +542,7 @@ proptest! {
                 }
             }
         }
-        TEST_WALK_CAP.with(|c| c.set(ADL_WALK_CAP));
+        meter::set_walk_cap(None);
     }
 }
 
@@ -618,4 +637,201 @@ proptest! {
             }
         });
     }
+}
+
+/// Margin change of slot `s` through the program's own path (`change_margin`), as the
+/// owner's instruction does it.
+fn owner_of(st: &MarketState, s: u32) -> UserAccount {
+    let mut u = user(0);
+    u.owner = st.book.slot(s).unwrap().owner;
+    u.add_position(st.key, s).unwrap();
+    u
+}
+
+/// Attack 1 (jam by a tiny remainder). An attacker ran an event down to one base atom of
+/// remainder and cranks funding. Before, `P_exec` was recomputed from the escrow's cost
+/// minus cash over the remaining size: its funding charge, rounded up, put 1 quote atom over
+/// 1 base atom — `P_exec` jumped by 1,000 USD per crank, nobody was eligible, the event could
+/// never finish and eight of them filled the ring. Now `P_exec` moves by exactly the funding
+/// delta whatever the size left (the charge's rounding carried on the event), and the
+/// transaction that leaves a remainder below the minimum position size fills it at once.
+#[test]
+fn attack_tiny_remainder_cannot_move_p_exec_or_jam_the_event() {
+    // The attacker's own long, most leveraged, takes all but one atom of the event.
+    let mut longs: Vec<Long> = vec![(ONE, px(90), 5 * USD)];
+    longs.extend(vec![(ONE, px(90), 45 * USD); 5]);
+    let mut b = market(&longs, ONE + 1, px(100), 2);
+    let ev = start(&mut b);
+    assert_eq!(ev.base_remaining, ONE as u64 + 1);
+    // The keeper names the attacker's long only; the walk fills the 1-atom dust at once.
+    let (plan, _) = b.with(|st, _| keeper_plan(st, 0, 1));
+    assert_eq!(plan, vec![0]);
+    let (fills, _) = b.with(|st, _| st.auto_deleverage(0, &plan)).unwrap();
+    assert_eq!((fills.len(), fills[1].base), (2, 1));
+    let ev = b.market.adl_events[0];
+    assert_eq!((ev.status, ev.base_remaining, ev.fills), (EVENT_DONE, 0, 2));
+    // The engine's funding on a 1-atom escrow: P_exec moves by exactly ΔF.
+    let mut b = market(&longs, ONE + 1, px(100), 2);
+    start(&mut b);
+    b.with(|st, _| {
+        let p_exec = st.market.adl_events[0].exec_price;
+        let f = plan_fill(0, st.book.slot(0).unwrap(), 0, p_exec, ONE as u64).unwrap();
+        st.apply_adl_fills(0, &[f]).unwrap();
+    });
+    let ev = b.market.adl_events[0];
+    assert_eq!(ev.base_remaining, 1);
+    let mut price = ev.exec_price;
+    for delta in [37_i64, -41, 1, 999, -1_000] {
+        b.with(|st, _| super::apply_funding(st.market, delta).unwrap());
+        let ev = b.market.adl_events[0];
+        assert_eq!(
+            ev.exec_price as i64,
+            price as i64 + delta,
+            "P_exec moved by more than ΔF"
+        );
+        price = ev.exec_price;
+        // The escrow paid the exact funding plus what it carries (< 1 atom in all).
+        assert!(u64::from(ev.funding_prepaid) < ONE as u64);
+    }
+    // Still everyone eligible at P_exec; the next keeper transaction finishes it.
+    let (fills, _, _) = keeper_tx(&mut b, 1);
+    assert_eq!(fills[0].base, 1);
+    assert_eq!(b.market.adl_events[0].status, EVENT_DONE);
+}
+
+/// Attack 2 (stale cursors after ranked → pro-rata → ranked). A ranked walk passed 32
+/// tier-2 longs; after the deadline the event went pro-rata; while it was pro-rata, 20 of
+/// the passed longs closed (the array shifted under the saved cursor), and when every
+/// obligation was applied with size left (the ineligible longs' shares) the event came
+/// back to ranked. Before, the old cursor skipped the first tier-1 winners (their proof was
+/// rejected, `WrongAdlCounterparty`) and let a tier-2 loser's proof through. Now the walk
+/// restarts on the mode change and every fill is the definition's.
+#[test]
+fn attack_stale_cursors_after_a_pro_rata_round_trip() {
+    meter::set_walk_cap(Some(16));
+    // 5 longs ineligible at 100 (entry 110, 1 % margin), 40 tier-2 longs (entry 110, 30 %),
+    // 40 tier-1 longs (entry 90, 50 %).
+    let mut longs: Vec<Long> = vec![(ONE, px(110), 1_100_000); 5];
+    longs.extend(vec![(ONE, px(110), 33 * USD); 40]);
+    longs.extend(vec![(ONE, px(90), 45 * USD); 40]);
+    let mut b = market(&longs, 20 * ONE, px(100), 10);
+    start(&mut b);
+    for _ in 0..2 {
+        let (f, _, _) = keeper_tx(&mut b, 24);
+        assert!(f.is_empty());
+    }
+    assert_eq!(b.market.adl_walks[0].cursor[0], 5 + 32);
+    // The deadline fallback (the handler's body).
+    b.with(|st, _| {
+        st.market.adl_events[0].walk_flags |= WALK_FALLBACK_USED;
+        st.begin_pro_rata(0).unwrap();
+    });
+    assert_eq!(b.market.adl_events[0].mode, ADL_MODE_PRO_RATA);
+    // 20 passed tier-2 longs close while the event is pro-rata (their obligations first).
+    for s in 5..25u32 {
+        b.with(|st, _| {
+            st.apply_obligations(s).unwrap();
+            let base = st.book.slot(s).unwrap().base;
+            let notional = (base as u128 * px(100) as u128 / ONE as u128) as u64;
+            let mut u = owner_of(st, s);
+            st.fill_user(&mut u, -base, notional, 0, 0, px(100))
+                .unwrap();
+        });
+    }
+    // Every obligation applied: the ineligible longs' shares are left.
+    let pending: Vec<u32> = b.with(|st, _| {
+        let ev = st.market.adl_events[0];
+        (0..st.book.header.high_water)
+            .filter(|&s| super::obligation_pending(&ev, st.book.slot(s).unwrap()))
+            .collect()
+    });
+    for s in pending {
+        b.with(|st, _| st.apply_obligations(s).unwrap());
+    }
+    let ev = b.market.adl_events[0];
+    assert_eq!((ev.status, ev.mode), (EVENT_ACTIVE, ADL_MODE_RANKED_QUEUE));
+    assert!(ev.base_remaining > 0);
+    // The walk restarted: every fill to the end is the definition's next.
+    assert_eq!(b.market.adl_walks[0].cursor, [0, 0]);
+    while b.market.adl_events[0].status == EVENT_ACTIVE {
+        let expected = b.with(|st, _| definition_next(st, 0));
+        let (f, _, _) = keeper_tx(&mut b, 24);
+        if let Some(first) = f.first() {
+            assert_eq!(Some(first.slot), expected);
+        }
+        b.with(|st, _| check_cursors(st, 0));
+    }
+    meter::set_walk_cap(None);
+}
+
+/// Attack 3 (starvation by a margin toggle). 30,000 tier-2 longs rank ahead of tier 1; the
+/// walk passes them over ⌈30,000 / 2,048⌉ progress-only transactions. Before every keeper
+/// transaction the attacker toggles a tier-1 long: margin out (it jumps ahead of the cursor as
+/// takeable — before, the cursor was pulled back to it), margin in (it goes back behind;
+/// before, the walk then read the whole block again: 0 fills in 1,000 transactions). Now the
+/// cursor never moves back: the position that jumped ahead is next in rank and the
+/// instruction that moved it fills it before it ends, so the toggle costs the attacker its
+/// position and the event finishes within ⌈n/cap⌉ + ⌈k/batch⌉ + 2 keeper transactions.
+#[test]
+fn attack_margin_toggle_cannot_starve_an_event() {
+    const BLOCK: usize = 30_000;
+    const ATTACKERS: usize = 40;
+    let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); BLOCK];
+    // The attacker's tier-1 longs (entry 90, 50 % margin), then 20 honest tier-1 longs.
+    longs.extend(vec![(ONE, px(90), 45 * USD); ATTACKERS + 20]);
+    let mut b = market(&longs, 20 * ONE, px(100), 0);
+    start(&mut b);
+    // The first keeper transaction passes 2,048 entries of the block.
+    let (f, _, _) = keeper_tx(&mut b, 24);
+    assert!(f.is_empty());
+    let mut txs = 1;
+    let mut toggles = 0;
+    let mut next_attacker = BLOCK as u32;
+    while b.market.adl_events[0].status == EVENT_ACTIVE {
+        // The attacker's toggle, as two instructions of one transaction.
+        if (next_attacker as usize) < BLOCK + ATTACKERS {
+            let s = next_attacker;
+            next_attacker += 1;
+            let served_before = b.served.len();
+            let cursor_entry_before = b.with(|st, _| cursor_entry(st));
+            let removed = b.with(|st, _| {
+                let mut u = owner_of(st, s);
+                st.change_margin(&mut u, -(40 * USD), px(100)).is_ok()
+            });
+            assert!(removed);
+            // Filled at P_exec by the instruction that moved it ahead, not re-read later.
+            assert_eq!(b.served.len(), served_before + 1);
+            assert_eq!(b.served.last().unwrap().1.slot, s);
+            let added = b.with(|st, _| {
+                let mut u = owner_of(st, s);
+                st.change_margin(&mut u, 40 * USD, px(100)).is_ok()
+            });
+            assert!(!added, "the toggled position is gone");
+            toggles += 1;
+            if b.market.adl_events[0].status == EVENT_ACTIVE {
+                // The cursor still stands on the same entry: it never moved back.
+                assert_eq!(b.with(|st, _| cursor_entry(st)), cursor_entry_before);
+                b.with(|st, _| check_cursors(st, 0));
+            }
+        }
+        if b.market.adl_events[0].status != EVENT_ACTIVE {
+            break;
+        }
+        let expected = b.with(|st, _| definition_next(st, 0));
+        let (f, reads, _) = keeper_tx(&mut b, 24);
+        assert!(reads <= ADL_WALK_CAP);
+        if let Some(first) = f.first() {
+            assert_eq!(Some(first.slot), expected);
+        }
+        txs += 1;
+        assert!(txs < 100, "starved");
+    }
+    // 20 of size, 20 toggled positions filled by their own instructions: the keeper's part is
+    // the block and the rest.
+    println!("toggles {toggles}, keeper transactions {txs}");
+    assert!(toggles >= 10);
+    assert!(
+        txs <= BLOCK.div_ceil(ADL_WALK_CAP) + 2,
+        "{txs} keeper transactions"
+    );
 }

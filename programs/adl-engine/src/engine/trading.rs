@@ -8,7 +8,89 @@ use crate::state::*;
 
 use super::MarketState;
 
+/// One side of a trade: its slot, the fill's outcome, the fee charged.
+pub type TradeSide = (u32, FillOutcome, u64);
+
 impl MarketState<'_> {
+    /// `trade`: a matched fill between two users at `args.price` — the band and minimum-size
+    /// checks, both sides (`fill_user`), the minimum position left, and the trade's premium
+    /// for funding (it stands from `now` until the next trade, for at most one funding
+    /// period; what stood before is accrued for the slots it stood). Returns each side's
+    /// (slot, outcome, fee).
+    pub fn trade(
+        &mut self,
+        taker: &mut UserAccount,
+        maker: &mut UserAccount,
+        args: &crate::instructions::TradeArgs,
+        oracle_price: u64,
+        now: u64,
+    ) -> Result<(TradeSide, TradeSide)> {
+        let params = self.market.params;
+        require!(
+            math::within_band(args.price, oracle_price, params.oracle_band_bps)?,
+            AdlError::PriceOutsideBand
+        );
+        require!(
+            args.taker_base.unsigned_abs() >= params.min_trade_base,
+            AdlError::TradeTooSmall
+        );
+        let premium = math::premium_bps(args.price, oracle_price, params.max_funding_rate_bps)?;
+        let notional = math::fill_notional(args.taker_base.unsigned_abs(), args.price)?;
+        let t = self.fill_user(
+            taker,
+            args.taker_base,
+            notional,
+            args.taker_margin,
+            params.taker_fee_bps,
+            oracle_price,
+        )?;
+        let m = self.fill_user(
+            maker,
+            -args.taker_base,
+            notional,
+            args.maker_margin,
+            params.maker_fee_bps,
+            oracle_price,
+        )?;
+        self.require_min_position(t.0)?;
+        self.require_min_position(m.0)?;
+        let mk = &mut *self.market;
+        mk.accrue_premium(now)?;
+        mk.mark_price = args.price;
+        mk.premium_bps = premium;
+        mk.premium_since_slot = now;
+        mk.premium_expiry_slot = now.saturating_add(mk.params.funding_period_slots);
+        Ok((t, m))
+    }
+
+    /// `add_margin` (`delta > 0`) / `remove_margin` (`delta < 0`) on the user's position:
+    /// funding settled, the margin moved from or to free collateral; a removal must leave the
+    /// margin non-negative and the position at initial margin at `oracle_price`. Returns the
+    /// slot and its margin after.
+    pub fn change_margin(
+        &mut self,
+        user: &mut UserAccount,
+        delta: i64,
+        oracle_price: u64,
+    ) -> Result<(u32, i64)> {
+        require!(delta != 0, AdlError::ZeroAmount);
+        let slot = self.user_slot(user)?;
+        if delta > 0 {
+            user.debit(delta as u64)?;
+        }
+        let margin = self.modify(slot, |pos, market| {
+            pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
+            pos.margin = math::to_i64(math::add(pos.margin as i128, delta as i128)?)?;
+            Ok(pos.margin)
+        })?;
+        if delta < 0 {
+            require!(margin >= 0, AdlError::InsufficientMargin);
+            self.require_initial_margin(slot, oracle_price)?;
+            user.credit(delta.unsigned_abs())?;
+        }
+        Ok((slot, margin))
+    }
+
     /// Requires a trader's position left open by a trade to be at least the market's
     /// minimum position size (a liquidator's takeover is exempt: it must be able to take
     /// over a position of any size).

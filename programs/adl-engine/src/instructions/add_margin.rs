@@ -4,7 +4,6 @@ use crate::error::AdlError;
 use crate::events::MarginChanged;
 use crate::instructions::trade::check_user;
 use crate::instructions::with_market_state;
-use crate::math;
 use crate::state::*;
 
 /// Accounts of `add_margin` and `remove_margin`.
@@ -33,7 +32,6 @@ pub struct ChangeMargin<'info> {
 pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> Result<()> {
     let a = &ctx.accounts;
     a.exchange.check_not_paused(bit)?;
-    require!(delta != 0, AdlError::ZeroAmount);
     let exchange_key = a.exchange.key();
     let market_key = a.market.key();
     let mut market = a.market.load_mut()?;
@@ -52,21 +50,7 @@ pub fn change_margin(ctx: Context<ChangeMargin>, delta: i64, bit: PauseBit) -> R
         |st| {
             st.price = Some(oracle_price);
             st.payouts_paused = a.exchange.is_paused(PauseBit::ClaimPayout);
-            let slot = st.user_slot(&user)?;
-            if delta > 0 {
-                user.debit(delta as u64)?;
-            }
-            let margin = st.modify(slot, |pos, market| {
-                pos.settle_funding(market.cumulative_funding, &mut market.funding_pool)?;
-                pos.margin = math::to_i64(math::add(pos.margin as i128, delta as i128)?)?;
-                Ok(pos.margin)
-            })?;
-            if delta < 0 {
-                require!(margin >= 0, AdlError::InsufficientMargin);
-                st.require_initial_margin(slot, oracle_price)?;
-                user.credit(delta.unsigned_abs())?;
-            }
-            Ok((slot, margin))
+            st.change_margin(&mut user, delta, oracle_price)
         },
     )?;
     emit!(MarginChanged {

@@ -110,7 +110,8 @@ pub fn handle_apply_pro_rata(
 }
 
 /// Liveness fallback: after its deadline, anyone may turn the remainder of a ranked (or
-/// leverage-drain) event into pro-rata obligations over the counterparty side.
+/// leverage-drain) event into pro-rata obligations over the counterparty side — once per
+/// event (`AdlFallbackUsed` after that).
 pub fn handle_adl_switch_to_pro_rata(
     ctx: Context<AdlEventCrank>,
     event_index: u8,
@@ -130,10 +131,19 @@ pub fn handle_adl_switch_to_pro_rata(
         Clock::get()?.slot > ev.deadline_slot,
         AdlError::AdlDeadlineNotReached
     );
+    // Once per event: what pro-rata leaves (shares of ineligible positions) is finished by a
+    // ranked walk, never bounced back into pro-rata.
+    require!(
+        ev.walk_flags & WALK_FALLBACK_USED == 0,
+        AdlError::AdlFallbackUsed
+    );
+    market.adl_events[index].walk_flags |= WALK_FALLBACK_USED;
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
     with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
+        // A drain in progress is abandoned: its remainder becomes the obligations.
+        st.market.adl_drains[index] = AdlDrain::default();
         st.begin_pro_rata(index)
     })?;
     emit!(AdlSwitchedToProRata {
@@ -144,15 +154,34 @@ pub fn handle_adl_switch_to_pro_rata(
     Ok(())
 }
 
-/// Leverage drain: the keeper supplies the level `ℓ*` (bps at `P_exec`) and the slots above
-/// it; the program checks that they are exactly the eligible positions above `ℓ*` and that
-/// reducing each to `ℓ*` gives the event's size, then reduces them (equity kept).
-pub fn handle_adl_drain(
+/// Leverage drain, first transaction: the keeper supplies the level `ℓ` (bps of leverage at
+/// the event's current `P_exec`, found off-chain by `adl::find_drain_level`); the drain then
+/// measures and applies over `adl_drain_step` transactions, each bounded
+/// (`state::AdlDrain`, docs/adl.md "Leverage drain"). Permissionless; one drain at a time.
+pub fn handle_adl_drain_begin(
     ctx: Context<AdlEventCrank>,
     event_index: u8,
     event_id: u64,
     level_bps: u64,
-    slots: Vec<u32>,
+) -> Result<()> {
+    drain_tx(ctx, event_index, event_id, Some(level_bps))
+}
+
+/// Leverage drain, next transaction: measures up to `ADL_WALK_CAP` entries (checking the
+/// level in O(1) when the region ends) or reduces up to `ADL_DRAIN_BATCH` positions.
+pub fn handle_adl_drain_step(
+    ctx: Context<AdlEventCrank>,
+    event_index: u8,
+    event_id: u64,
+) -> Result<()> {
+    drain_tx(ctx, event_index, event_id, None)
+}
+
+fn drain_tx(
+    ctx: Context<AdlEventCrank>,
+    event_index: u8,
+    event_id: u64,
+    begin: Option<u64>,
 ) -> Result<()> {
     let a = &ctx.accounts;
     a.exchange.check_not_paused(PauseBit::AutoDeleverage)?;
@@ -169,33 +198,35 @@ pub fn handle_adl_drain(
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
-    let n = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
-        let fills = {
-            let q = if ev.side == SIDE_LONG {
-                &st.short_queue
-            } else {
-                &st.long_queue
-            };
-            let slots_ref = &*st.book.slots;
-            crate::adl::verify_drain(
-                &q.by_leverage[..q.len()],
-                |s| slots_ref.get(s as usize),
-                st.market.cumulative_funding,
-                ev.exec_price,
-                ev.base_remaining,
-                level_bps,
-                &slots,
-            )
-            .map_err(AdlError::from)?
-        };
-        st.apply_drain(index, &fills)?;
-        Ok(fills.len())
+    let step = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
+        Ok(match begin {
+            Some(level) => {
+                st.drain_begin(index, level)?;
+                crate::engine::DrainStep::default()
+            }
+            None => st.drain_step(index)?,
+        })
     })?;
+    for f in &step.fills {
+        emit!(AdlDrainFilled {
+            market: market_key,
+            event_id,
+            slot: f.slot,
+            base: f.base,
+            notional: f.notional,
+        });
+    }
+    let ev = market.adl_events[index];
+    let d = market.adl_drains[index];
     emit!(AdlDrained {
         market: market_key,
         event_id,
-        level_bps,
-        positions: n as u32,
+        level_bps: begin.unwrap_or(d.level_bps),
+        phase: d.phase,
+        measured: step.measured,
+        positions: step.fills.len() as u32,
+        abandoned: step.abandoned,
+        base_remaining: ev.base_remaining,
     });
     Ok(())
 }

@@ -91,6 +91,33 @@ pub fn with_market_state<'info, R>(
         short_queue,
         price: None,
         payouts_paused: false,
+        arrivals: Vec::new(),
+        drain_arrivals: Vec::new(),
     };
-    f(&mut st)
+    let r = f(&mut st)?;
+    // Positions that became next in a ranked ADL event's rank during the instruction are
+    // filled before it ends (docs/adl.md, "Liveness").
+    let done = st.finish()?;
+    for (i, f) in done.drains {
+        emit!(crate::events::AdlDrainFilled {
+            market: market_key,
+            event_id: st.market.adl_events[i].id,
+            slot: f.slot,
+            base: f.base,
+            notional: f.notional,
+        });
+    }
+    for (i, fill) in done.fills {
+        emit!(crate::events::AdlFilled {
+            market: market_key,
+            event_id: st.market.adl_events[i].id,
+            slot: fill.slot,
+            owner: st.book.slot(fill.slot)?.owner,
+            base: fill.base,
+            notional: fill.notional,
+            payout: fill.outcome.to_free,
+            tier: fill.tier,
+        });
+    }
+    Ok(r)
 }

@@ -60,23 +60,13 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
     let market_key = a.market.key();
     let mut market = a.market.load_mut()?;
     let oracle_price = checked_oracle_price(&market, &exchange_key, &a.oracle)?;
-    require!(
-        math::within_band(args.price, oracle_price, market.params.oracle_band_bps)?,
-        AdlError::PriceOutsideBand
-    );
-    require!(
-        args.taker_base.unsigned_abs() >= market.params.min_trade_base,
-        AdlError::TradeTooSmall
-    );
     let now = Clock::get()?.slot;
-    let premium = math::premium_bps(args.price, oracle_price, market.params.max_funding_rate_bps)?;
     let payouts_paused = a.exchange.is_paused(PauseBit::ClaimPayout);
     let mut taker = a.taker_user.load_mut()?;
     let mut maker = a.maker_user.load_mut()?;
     check_user(&taker, a.taker.key, &exchange_key)?;
     check_user(&maker, a.maker.key, &exchange_key)?;
     let notional = math::fill_notional(args.taker_base.unsigned_abs(), args.price)?;
-    let (taker_fee_bps, maker_fee_bps) = (market.params.taker_fee_bps, market.params.maker_fee_bps);
     let book = a.book.to_account_info();
     let long_queue = a.long_queue.to_account_info();
     let short_queue = a.short_queue.to_account_info();
@@ -89,33 +79,7 @@ pub fn handle_trade(ctx: Context<Trade>, args: TradeArgs) -> Result<()> {
         |st| {
             st.price = Some(oracle_price);
             st.payouts_paused = payouts_paused;
-            let t = st.fill_user(
-                &mut taker,
-                args.taker_base,
-                notional,
-                args.taker_margin,
-                taker_fee_bps,
-                oracle_price,
-            )?;
-            let m = st.fill_user(
-                &mut maker,
-                -args.taker_base,
-                notional,
-                args.maker_margin,
-                maker_fee_bps,
-                oracle_price,
-            )?;
-            st.require_min_position(t.0)?;
-            st.require_min_position(m.0)?;
-            // The premium of this trade stands from now until the next trade, for at most one
-            // funding period; what stood before is accrued for the slots it stood.
-            let mk = &mut *st.market;
-            mk.accrue_premium(now)?;
-            mk.mark_price = args.price;
-            mk.premium_bps = premium;
-            mk.premium_since_slot = now;
-            mk.premium_expiry_slot = now.saturating_add(mk.params.funding_period_slots);
-            Ok((t, m))
+            st.trade(&mut taker, &mut maker, &args, oracle_price, now)
         },
     )?;
     emit!(TradeFilled {

@@ -495,3 +495,64 @@ pub fn funding_step(acc: i128, carry: i64, oracle: u64, period: u64) -> MathResu
 pub fn escrow_funding(base: i64, delta: i64) -> MathResult<i128> {
     div_ceil(mul(base as i128, delta as i128)?, BASE_PRECISION)
 }
+
+/// Funding an ADL escrow of signed size `base` pays for an index change `delta`, with the
+/// over-payment of earlier updates carried: `prepaid` (in quote atoms × 1e-9, `< BASE`) is
+/// what the escrow already paid beyond the exact amount. Returns `(pay, prepaid')` with
+/// `pay = ceil((q·ΔF − prepaid)/BASE)` (positive: the escrow pays) and
+/// `prepaid' = pay·BASE − (q·ΔF − prepaid)` in `[0, BASE)`: over any number of updates the
+/// escrow has paid exactly `Σ q·ΔF/BASE` plus `prepaid'/BASE` — at least the exact funding
+/// (the pool stays backed) and less than one atom more. `P_exec` moves by exactly `ΔF`, so
+/// the escrow's exact equity at `P_exec` falls by `prepaid'/BASE < 1` atom at most, and its
+/// integer residual at the end stays ≥ 0 (docs/adl.md, "Funding during an event").
+pub fn escrow_funding_carried(base: i64, delta: i64, prepaid: u32) -> MathResult<(i128, u32)> {
+    let owed = sub(mul(base as i128, delta as i128)?, prepaid as i128)?;
+    let pay = div_ceil(owed, BASE_PRECISION)?;
+    let carry = sub(mul(pay, BASE_PRECISION)?, owed)?;
+    Ok((
+        pay,
+        u32::try_from(carry).map_err(|_| AdlError::MathOverflow)?,
+    ))
+}
+
+/// Exact equity at `price` with funding settled exactly, scaled by `BASE`:
+/// `C·BASE − q·(F − F_i) + q·P − B·BASE` (no rounding anywhere). Invariant under a funding
+/// change that moves `F` and `price` together: `−q·ΔF + q·ΔF = 0` — which is why ADL
+/// eligibility at `P_exec` never changes while funding runs.
+pub fn exact_equity_scaled(
+    base: i64,
+    cost_basis: i64,
+    margin: i64,
+    funding_index: i64,
+    funding_snapshot: i64,
+    price: u64,
+) -> MathResult<i128> {
+    let q = base as i128;
+    let funding = mul(q, sub(funding_index as i128, funding_snapshot as i128)?)?;
+    let c = mul(sub(margin as i128, cost_basis as i128)?, BASE_PRECISION)?;
+    add(sub(c, funding)?, mul(q, price as i128)?)
+}
+
+/// ADL eligibility at `P_exec`: exact equity (funding settled exactly) of at least one quote
+/// atom. The atom is what the fill's two roundings (funding owed up, notional against the
+/// owner) can cost together, so an eligible position's fill never leaves it below zero in
+/// atoms; a position between zero and one atom of exact equity is ineligible (documented
+/// deviation of less than one atom). Exact, so funding never changes it.
+pub fn adl_eligible(
+    base: i64,
+    cost_basis: i64,
+    margin: i64,
+    funding_index: i64,
+    funding_snapshot: i64,
+    price: u64,
+) -> MathResult<bool> {
+    let eq = exact_equity_scaled(
+        base,
+        cost_basis,
+        margin,
+        funding_index,
+        funding_snapshot,
+        price,
+    )?;
+    Ok(eq >= BASE_PRECISION)
+}

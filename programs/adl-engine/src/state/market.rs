@@ -126,6 +126,16 @@ pub const EVENT_DONE: u8 = 2;
 /// Events one market can hold at once (a ring: finished events are overwritten).
 pub const ADL_EVENT_RING: usize = 8;
 
+/// `AdlEvent::walk_flags`: the ranked walk passed the whole side in tier 1 (every position
+/// then found takeable in tier 1 is served at once, wherever it is in the queue).
+pub const WALK_TIER1_DONE: u8 = 1;
+/// `AdlEvent::walk_flags`: the ranked walk passed the whole side in tier 2 as well (the event
+/// is starved: nothing eligible was left; every position that becomes takeable is served at
+/// once).
+pub const WALK_TIER2_DONE: u8 = 2;
+/// `AdlEvent::walk_flags`: the deadline fallback to pro-rata was used (at most once per event).
+pub const WALK_FALLBACK_USED: u8 = 4;
+
 /// A bankruptcy being resolved by ADL. The bankrupt position moved here ("escrow"): its
 /// remaining size still counts in open interest on its side, its cost basis in the cost
 /// bases, and `escrow_cash` (its margin plus the fund's payment plus fill proceeds) in the
@@ -160,7 +170,9 @@ pub struct AdlEvent {
     pub status: u8,
     /// `ADL_MODE_*` this event runs in.
     pub mode: u8,
-    pub padding: [u8; 1],
+    /// `WALK_*` bits: the ranked walk's exhausted tiers, and whether the deadline fallback
+    /// to pro-rata was used (it may be, once per event).
+    pub walk_flags: u8,
     /// Fills so far.
     pub fills: u32,
     /// Pro-rata: positions opened before this open sequence are affected…
@@ -173,7 +185,11 @@ pub struct AdlEvent {
     pub pro_rata_oi: u64,
     /// Pro-rata: obligations not yet applied.
     pub pending: u32,
-    pub padding2: u32,
+    /// Funding the escrow has paid beyond the exact amount, in quote atoms × 1e-9
+    /// (`< BASE_PRECISION`): each funding update charges the escrow `ceil((q·ΔF − prepaid)/BASE)`
+    /// and carries the over-payment here, so over the event's life it pays the exact funding
+    /// plus less than one atom (`math::escrow_funding_carried`).
+    pub funding_prepaid: u32,
 }
 
 const _: () = assert!(size_of::<AdlEvent>() == 160);
@@ -212,6 +228,63 @@ impl AdlWalk {
     }
 }
 
+/// `AdlDrain::phase`: no drain in progress (the keeper starts one with `adl_drain_begin`).
+pub const DRAIN_IDLE: u8 = 0;
+/// `AdlDrain::phase`: measuring `R(ℓ)` and `R(ℓ+1)` over the positions above the level, from
+/// the head of `by_leverage`, at most `ADL_WALK_CAP` entries per transaction.
+pub const DRAIN_MEASURING: u8 = 1;
+/// `AdlDrain::phase`: the level was verified; positions are reduced from the least leveraged
+/// one above the level towards the head, at most `ADL_DRAIN_BATCH` per transaction.
+pub const DRAIN_APPLYING: u8 = 2;
+
+/// Highest leverage-drain level, bps (10,000x).
+pub const MAX_DRAIN_LEVEL_BPS: u64 = 100_000_000;
+
+/// Most positions one `adl_drain_step` reduces.
+pub const ADL_DRAIN_BATCH: usize = 32;
+
+/// Progress of a leverage drain split over transactions (`Market::adl_drains`, parallel to
+/// `adl_events`). 64 bytes.
+///
+/// A drain to level `ℓ` (bps of leverage at `price`, the event's `P_exec` when the drain
+/// began) reduces every eligible position above `ℓ` to `ℓ`, handing the overshoot
+/// `R(ℓ) − Q` back from the least leveraged ones (none above `ℓ + 1`), where
+/// `R(ℓ) = Σ (|q| − keep(ℓ))`. Positions above `ℓ` are exactly a prefix of the eligible part
+/// of `by_leverage` (exact leverage order; equity exact, so funding moves nothing), so:
+/// 1. **measuring**: `cursor` walks from the head; every eligible position above `ℓ` adds its
+///    cuts at `ℓ` and `ℓ + 1` to `r_level` and `r_next`; a position change before the cursor
+///    takes its old cuts out and puts its new ones in. At the first eligible position not
+///    above `ℓ` the claim is checked in O(1): `r_level ≥ Q > r_next`; then
+/// 2. **applying**: `cursor` is the end of the undrained region and moves towards the head;
+///    each position is cut `cut(ℓ) − back`, `back = min(overshoot left, cut(ℓ) − cut(ℓ+1))`
+///    — exactly the single-transaction rule, in the same order.
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AdlDrain {
+    /// The level `ℓ`, bps of leverage.
+    pub level_bps: u64,
+    /// Price at which leverage and target sizes are measured: `P_exec` when the drain began
+    /// (funding moves `P_exec` afterwards; the fills execute at the current `P_exec`).
+    pub price: u64,
+    /// `R(ℓ)` over the positions measured so far, base atoms.
+    pub r_level: u64,
+    /// `R(ℓ + 1)` over the same positions, base atoms.
+    pub r_next: u64,
+    /// Applying: the overshoot `R(ℓ) − Q` still to hand back, base atoms.
+    pub overshoot: u64,
+    /// Measuring: index of the next `by_leverage` entry to read. Applying: end of the region
+    /// of positions still to reduce. Kept on its entry by every queue change.
+    pub cursor: u32,
+    /// Positions measured above the level.
+    pub measured: u32,
+    /// `DRAIN_*`.
+    pub phase: u8,
+    pub padding: [u8; 7],
+    pub reserved: [u64; 1],
+}
+
+const _: () = assert!(size_of::<AdlDrain>() == 64);
+
 /// Most queue entries one `auto_deleverage` walk reads (entries passed over and entries
 /// filled; binary searches not counted). A transaction that reaches it fills what it found,
 /// saves its cursors on the event and succeeds, so the event always advances: a keeper
@@ -229,7 +302,7 @@ pub const ADL_WALK_CAP: usize = 2_048;
 /// `mark_price` @1632, `touch_seq` @1640, `premium_bps` @1648, `premium_since_slot` @1656,
 /// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680,
 /// `flagged_positions` @1688, `adl_walks` @1696 (8 × 16), `max_oracle_age_secs` @1824,
-/// `oracle_feed_id` @1832.
+/// `oracle_feed_id` @1832, `adl_drains` @1864 (8 × 64), `reserved` @2376.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -299,10 +372,12 @@ pub struct Market {
     pub max_oracle_age_secs: u64,
     /// Pyth oracle: the feed id the `PriceUpdateV2` account must carry.
     pub oracle_feed_id: [u8; 32],
+    /// Progress of each leverage-drain event, parallel to `adl_events`.
+    pub adl_drains: [AdlDrain; ADL_EVENT_RING],
     pub reserved: [u64; 8],
 }
 
-const _: () = assert!(size_of::<Market>() == 1920);
+const _: () = assert!(size_of::<Market>() == 2432);
 const _: () = assert!(align_of::<Market>() == 8);
 
 impl Market {

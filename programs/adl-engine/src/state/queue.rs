@@ -213,7 +213,7 @@ impl QueueMut<'_> {
     }
 
     /// Removes several positions' entries with one compaction pass per array. Returns the
-    /// removed entries' indices in `by_leverage` before the removal, ascending.
+    /// removed entries' indices in `by_leverage` before the removal, in the order given.
     pub fn remove_many(
         &mut self,
         lev: Vec<LevEntry>,
@@ -232,7 +232,7 @@ impl QueueMut<'_> {
         for e in &ent {
             at_ent.push(sorted_find(self.by_entry, len, *e).ok_or(AdlError::QueueCorrupt)?);
         }
-        let at = compact(self.by_leverage, len, at)?;
+        compact(self.by_leverage, len, at.clone())?;
         compact(self.by_entry, len, at_ent)?;
         self.header.len -= lev.len() as u32;
         Ok(at)

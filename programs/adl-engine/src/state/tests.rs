@@ -214,6 +214,11 @@ fn documented_offsets() {
     assert_eq!(offset_of!(AdlEvent, pro_rata_base), 136);
     assert_eq!(offset_of!(AdlEvent, pro_rata_oi), 144);
     assert_eq!(offset_of!(AdlEvent, pending), 152);
+    assert_eq!(offset_of!(AdlEvent, walk_flags), 115);
+    assert_eq!(offset_of!(AdlEvent, funding_prepaid), 156);
+    assert_eq!(offset_of!(AdlDrain, level_bps), 0);
+    assert_eq!(offset_of!(AdlDrain, cursor), 40);
+    assert_eq!(offset_of!(AdlDrain, phase), 48);
     assert_eq!(d + offset_of!(Market, mark_price), 1632);
     assert_eq!(d + offset_of!(Market, touch_seq), 1640);
     assert_eq!(d + offset_of!(Market, premium_bps), 1648);
@@ -225,7 +230,8 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(Market, adl_walks), 1696);
     assert_eq!(d + offset_of!(Market, max_oracle_age_secs), 1824);
     assert_eq!(d + offset_of!(Market, oracle_feed_id), 1832);
-    assert_eq!(d + offset_of!(Market, reserved), 1864);
+    assert_eq!(d + offset_of!(Market, adl_drains), 1864);
+    assert_eq!(d + offset_of!(Market, reserved), 2376);
     assert_eq!(
         d + offset_of!(Market, params) + offset_of!(MarketParams, min_trade_base),
         248
