@@ -16,7 +16,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDLERS = ["trade", "add_margin", "liquidate", "start_adl", "auto_deleverage",
-            "auto_deleverage_next", "adl_progress"]
+            "auto_deleverage_next", "adl_progress", "drain_measure", "drain_apply"]
 SIZES = [1_000, 10_000, 100_000]
 
 

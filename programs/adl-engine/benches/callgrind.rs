@@ -6,8 +6,9 @@
 //!
 //! and writes the table in docs/BENCHMARKS.md. The book (built outside the measurement)
 //! holds `positions` longs — sizes 0.1–10, entries 80–120, margins 5–50 % of notional, or
-//! for `adl_progress` a block of tier-2 longs ahead of the tier-1 ones — and one bankrupt
-//! short. Prints one JSON line with the cost meter's counts.
+//! for `adl_progress` a block of tier-2 longs ahead of the tier-1 ones, for `drain_*` half at
+//! 10x and half at 2x (a drain to 5x: one measuring step, one applying step) — and one
+//! bankrupt short. Prints one JSON line with the cost meter's counts.
 
 use std::hint::black_box;
 
@@ -31,7 +32,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let handler = args.get(1).map(String::as_str).unwrap_or("trade");
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_000);
-    let mut b = if handler == "adl_progress" {
+    let drain = handler.starts_with("drain_");
+    let mut b = if drain {
+        // Half the book at 10x, half at 2x; the drain takes the 10x half to 5x.
+        let mut longs: Vec<Long> = vec![(ONE, px(100), 10 * USD); n / 2];
+        longs.extend(vec![(ONE, px(100), 50 * USD); n - n / 2]);
+        let mut b = market(&longs, (n as i64 / 4) * ONE, px(100), 4);
+        b.market.adl_mode = adl_engine::state::ADL_MODE_LEVERAGE_DRAIN;
+        b
+    } else if handler == "adl_progress" {
         let mut longs: Vec<Long> = vec![(ONE, px(110), 33 * USD); n / 2];
         longs.extend(vec![(ONE, px(90), 45 * USD); n - n / 2]);
         market(&longs, 30 * ONE, px(100), 4)
@@ -110,6 +119,34 @@ fn main() {
                 let (f, r) = measured(|| st.auto_deleverage(0, &slots).unwrap());
                 fills = f.len();
                 reads = r;
+            });
+        }
+        "drain_measure" | "drain_apply" => {
+            start(&mut b);
+            b.with(|st, _| {
+                let ev = st.market.adl_events[0];
+                let level = {
+                    let q = &st.long_queue;
+                    let book = &*st.book.slots;
+                    adl_engine::adl::find_drain_level(
+                        &q.by_leverage[..q.len()],
+                        |s| book.get(s as usize),
+                        0,
+                        ev.exec_price,
+                        ev.base_remaining,
+                    )
+                    .unwrap()
+                };
+                st.drain_begin(0, level).unwrap();
+                if handler == "drain_apply" {
+                    while st.market.adl_drains[0].phase == adl_engine::state::DRAIN_MEASURING {
+                        st.drain_step(0).unwrap();
+                    }
+                }
+                meter::reset();
+                let step = measured(|| st.drain_step(0).unwrap());
+                fills = step.fills.len();
+                reads = step.reads;
             });
         }
         other => panic!("unknown handler {other}"),

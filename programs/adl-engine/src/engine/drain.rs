@@ -1,8 +1,8 @@
 //! The leverage drain over several transactions: a measuring pass that checks the keeper's
 //! level in O(1) from sums kept exact by every queue change, then batched reductions from the
 //! least leveraged position above the level towards the head (`state::AdlDrain`,
-//! `adl::drain`). Each transaction reads at most `ADL_WALK_CAP` entries and reduces at most
-//! `ADL_DRAIN_BATCH` positions; the result is the single-transaction optimum on the state at
+//! `adl::drain`). A measuring transaction reads at most `ADL_DRAIN_READ_CAP` entries, an
+//! applying one reduces at most `ADL_DRAIN_BATCH` positions (reading at most `ADL_WALK_CAP`); the result is the single-transaction optimum on the state at
 //! the time the level was verified (`adl::drain_optimum`).
 
 use anchor_lang::prelude::*;
@@ -95,7 +95,7 @@ impl MarketState<'_> {
     }
 
     /// `adl_drain_step`: one transaction of drain `index` — measuring (at most
-    /// `ADL_WALK_CAP` entries read; at the end of the region the level is checked) or
+    /// `ADL_DRAIN_READ_CAP` entries read; at the end of the region the level is checked) or
     /// applying (at most `ADL_DRAIN_BATCH` reductions and `ADL_WALK_CAP` entries read).
     pub fn drain_step(&mut self, index: usize) -> Result<DrainStep> {
         let ev = self.market.adl_events[index];
@@ -116,7 +116,7 @@ impl MarketState<'_> {
         let mut d = self.market.adl_drains[index];
         let len = self.queue(side).len();
         let mut cursor = (d.cursor as usize).max(self.drain_region_start(index));
-        let cap = walk_cap();
+        let cap = walk_cap().min(ADL_DRAIN_READ_CAP);
         let mut boundary = false;
         while cursor < len {
             if out.reads >= cap {

@@ -10,6 +10,8 @@ mod events;
 mod liquidation;
 mod pro_rata;
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;
 mod trading;
 

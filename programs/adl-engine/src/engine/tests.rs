@@ -835,3 +835,76 @@ fn attack_margin_toggle_cannot_starve_an_event() {
         "{txs} keeper transactions"
     );
 }
+
+/// (e) A leverage drain at 100,000 positions with 50,000 above the level: 50,000 longs at 10x
+/// (margin 10 per 1.0 at 100) and 50,000 at 2x; an event of 25,000 at `P_exec` 100 drains
+/// the 10x longs to 5x. Every measuring transaction reads at most `ADL_DRAIN_READ_CAP` entries,
+/// every applying one at most `ADL_WALK_CAP`, and reduces
+/// at most `ADL_DRAIN_BATCH` positions, nothing is moved by an element loop, and the final
+/// sizes are exactly the single-transaction optimum on the state the level was verified on.
+#[test]
+fn budget_e_drain_with_50000_positions_above_the_level() {
+    let mut longs: Vec<Long> = vec![(ONE, px(100), 10 * USD); N / 2];
+    longs.extend(vec![(ONE, px(100), 50 * USD); N / 2]);
+    let mut b = market(&longs, 25_000 * ONE, px(100), 0);
+    b.market.adl_mode = ADL_MODE_LEVERAGE_DRAIN;
+    let ev = start(&mut b);
+    assert_eq!((ev.mode, ev.exec_price), (ADL_MODE_LEVERAGE_DRAIN, px(100)));
+    let (level, optimum) = b.with(|st, _| {
+        let q = &st.long_queue;
+        let book = &*st.book.slots;
+        let get = |s: u32| book.get(s as usize);
+        let lev = &q.by_leverage[..q.len()];
+        let level =
+            crate::adl::find_drain_level(lev, get, 0, ev.exec_price, ev.base_remaining).unwrap();
+        let opt = crate::adl::drain_optimum(
+            lev,
+            get,
+            0,
+            ev.exec_price,
+            ev.exec_price,
+            ev.base_remaining,
+            level,
+        )
+        .unwrap();
+        (level, opt)
+    });
+    assert_eq!(optimum.len(), N / 2, "the 10x half is above the level");
+    assert!((49_990..=50_000).contains(&level), "level {level}");
+    b.with(|st, _| st.drain_begin(0, level).unwrap());
+    let (mut measuring, mut applying) = (0usize, 0usize);
+    while b.market.adl_events[0].status == EVENT_ACTIVE {
+        let phase = b.market.adl_drains[0].phase;
+        meter::reset();
+        let step = b.with(|st, _| st.drain_step(0).unwrap());
+        let c = meter::counts();
+        assert!(!step.abandoned);
+        assert!(step.reads <= ADL_WALK_CAP && step.fills.len() <= ADL_DRAIN_BATCH);
+        assert_eq!(c.elements_moved, 0);
+        // The walk's reads, one binary search for the region's start, and per reduction the
+        // searches of one re-index (the exact order reads at most ⌈log₂ n⌉ slots per search).
+        assert!(
+            c.entries_read <= (ADL_WALK_CAP + 17 + step.fills.len() * 4 * 17) as u64,
+            "{c:?}"
+        );
+        if phase == DRAIN_MEASURING {
+            measuring += 1;
+        } else {
+            applying += 1;
+        }
+    }
+    // ⌈50,001 / 1,024⌉ measuring steps (the region and its first position not above), then
+    // ⌈50,000 / 32⌉ applying steps.
+    assert_eq!(measuring, 50_001usize.div_ceil(ADL_DRAIN_READ_CAP));
+    assert_eq!(applying, (N / 2).div_ceil(ADL_DRAIN_BATCH));
+    b.with(|st, _| {
+        for &(s, cut) in &optimum {
+            assert_eq!(
+                st.book.slot(s).unwrap().base,
+                ONE - cut as i64,
+                "slot {s} is not the optimum's"
+            );
+        }
+        check_queue(st);
+    });
+}

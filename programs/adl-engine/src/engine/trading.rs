@@ -74,6 +74,11 @@ impl MarketState<'_> {
         oracle_price: u64,
     ) -> Result<(u32, i64)> {
         require!(delta != 0, AdlError::ZeroAmount);
+        // Pending pro-rata obligations and payouts first, as every instruction of the owner
+        // does: an obligation may close the position, and margin must never be moved into a
+        // slot that ADL closed (it would be lost when the slot is released).
+        self.apply_user_obligations(user)?;
+        self.settle_payout(user)?;
         let slot = self.user_slot(user)?;
         if delta > 0 {
             user.debit(delta as u64)?;

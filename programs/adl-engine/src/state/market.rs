@@ -240,6 +240,12 @@ pub const DRAIN_APPLYING: u8 = 2;
 /// Highest leverage-drain level, bps (10,000x).
 pub const MAX_DRAIN_LEVEL_BPS: u64 = 100_000_000;
 
+/// Most queue entries one measuring `adl_drain_step` reads: each costs an exact equity, two
+/// leverage tests and two target sizes (about 550 x86-64 instructions against 64 for an entry
+/// the ranked walk passes: docs/BENCHMARKS.md), so the measuring pass reads half what the
+/// ranked walk does per transaction.
+pub const ADL_DRAIN_READ_CAP: usize = 1_024;
+
 /// Most positions one `adl_drain_step` reduces.
 pub const ADL_DRAIN_BATCH: usize = 32;
 
