@@ -448,10 +448,12 @@ async fn slot_not_owned_and_not_open() {
     let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
     let r = f.bank.send(&[ix], &[&ka]).await;
     assert_adl_err(r, AdlError::SlotNotOwned);
-    corrupt_user_ref(&mut f, a, 5).await; // never used: free
+    // Never used, free: it has no owner. Every instruction of the owner settles its pending
+    // obligations and payout first, and that refuses a slot the user does not own.
+    corrupt_user_ref(&mut f, a, 5).await;
     let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
     let r = f.bank.send(&[ix], &[&ka]).await;
-    assert_adl_err(r, AdlError::SlotNotOpen);
+    assert_adl_err(r, AdlError::SlotNotOwned);
     corrupt_user_ref(&mut f, a, 1_000).await; // past capacity
     let ix = ix::add_margin(&f.exchange, &f.markets[0], &f.users[a].key(), USDC);
     let r = f.bank.send(&[ix], &[&ka]).await;
