@@ -139,10 +139,11 @@ impl MarketSnapshot {
             .filter(|(_, e)| e.status == EVENT_ACTIVE)
     }
 
-    /// The level to start a leverage drain of an active drain event at: the largest whose
-    /// reduction covers the event (`adl::find_drain_level`), or 0 when the eligible size
-    /// cannot cover it (the drain's check then fails and the event continues ranked).
-    pub fn drain_level(&self, index: usize) -> u64 {
+    /// What a leverage drain of active event `index` begun now would do, computed in one
+    /// pass as the program does over several transactions (`adl::drain_optimum`): the level
+    /// (bps) and `(slot, cut)` for every position of its region, most leveraged first. For
+    /// display and planning: the program finds the level itself.
+    pub fn drain_plan(&self, index: usize) -> (u64, Vec<(u32, u64)>) {
         let ev = self.market.adl_events[index];
         let q = if ev.side == SIDE_LONG {
             &self.short_queue
@@ -150,14 +151,15 @@ impl MarketSnapshot {
             &self.long_queue
         };
         let slots = &self.book.slots;
-        adl_engine::adl::find_drain_level(
+        adl_engine::adl::drain_optimum(
             &q.by_leverage,
             |s| slots.get(s as usize),
             self.market.cumulative_funding,
             ev.exec_price,
+            ev.exec_price,
             ev.base_remaining,
         )
-        .unwrap_or(0)
+        .unwrap_or_default()
     }
 
     /// Slots that still owe an active pro-rata event its obligation.

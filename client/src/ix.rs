@@ -696,20 +696,18 @@ pub fn adl_switch_to_pro_rata(
     )
 }
 
-/// Starts a leverage drain of event `event_index` to `level_bps` (`adl::find_drain_level`).
+/// Starts a leverage drain of event `event_index` (the program finds its region and level).
 pub fn adl_drain_begin(
     exchange: &Pubkey,
     m: &MarketAccounts,
     event_index: u8,
     event_id: u64,
-    level_bps: u64,
 ) -> Instruction {
     build(
         event_crank(exchange, m),
         ix::AdlDrainBegin {
             event_index,
             event_id,
-            level_bps,
         },
     )
 }

@@ -206,11 +206,11 @@ pub enum Work {
         id: u64,
         slots: Vec<u32>,
     },
-    /// Start a drain at `level` (`Some`) or continue the one in progress.
+    /// Start a drain (`begin`) or continue the one in progress.
     Drain {
         index: usize,
         id: u64,
-        level: Option<u64>,
+        begin: bool,
     },
     Switch {
         index: usize,
@@ -252,14 +252,13 @@ fn next_work(
             // (`ProRataPending`): crank those first (the pro-rata event comes in this loop).
             _ if m.pro_rata_pending(ev.side) => {}
             ADL_MODE_LEVERAGE_DRAIN => {
-                // Begin at the level that fits now, or step the drain in progress: every
-                // step is bounded and the drain ends (done, or handed to the ranked walk).
-                let level =
-                    (m.adl_drains[index].phase == DRAIN_IDLE).then(|| snap.drain_level(index));
+                // Begin, or step the drain in progress: the program finds the level, every
+                // step is bounded and the drain ends (done, or handed to the ranked walk when
+                // the whole side cannot cover the event).
                 return Some(Work::Drain {
                     index,
                     id: ev.id,
-                    level,
+                    begin: m.adl_drains[index].phase == DRAIN_IDLE,
                 });
             }
             _ => {
@@ -411,10 +410,13 @@ pub async fn tick<C: Chain>(
             Work::ProRata { index, id, slots } => {
                 ix::apply_pro_rata(&ex, &m, *index as u8, *id, slots.clone())
             }
-            Work::Drain { index, id, level } => match level {
-                Some(level) => ix::adl_drain_begin(&ex, &m, *index as u8, *id, *level),
-                None => ix::adl_drain_step(&ex, &m, *index as u8, *id),
-            },
+            Work::Drain { index, id, begin } => {
+                if *begin {
+                    ix::adl_drain_begin(&ex, &m, *index as u8, *id)
+                } else {
+                    ix::adl_drain_step(&ex, &m, *index as u8, *id)
+                }
+            }
             Work::Switch { index, id } => ix::adl_switch_to_pro_rata(&ex, &m, *index as u8, *id),
             Work::Claim { owner } => ix::claim_adl_payout(&ex, &m, owner),
         };

@@ -663,31 +663,20 @@ impl Exchange {
     }
 
     /// One transaction of the leverage drain of event `index`, as the keeper sends it: it
-    /// begins the drain at the level that fits now (`adl::find_drain_level`, level 0 when
-    /// none does) or takes the next step of the drain in progress (`MarketState::drain_step`,
-    /// the handler's body): at most `ADL_WALK_CAP` entries read and `ADL_DRAIN_BATCH`
-    /// positions reduced. A transaction lists no slots (the program walks the queue); the
+    /// begins the drain (the program finds the level) or takes the next step of the drain in
+    /// progress (`MarketState::drain_step`, the handler's body): at most
+    /// `ADL_DRAIN_READ_CAP` entries read measuring, `ADL_WALK_CAP` applying, and
+    /// `ADL_DRAIN_BATCH` positions reduced. A transaction lists no slots (the program walks the queue); the
     /// positions it reduced are counted as its size. Always progresses.
     fn drain(&mut self, index: usize, price: u64) -> bool {
         if self.bufs.market.adl_drains[index].phase == DRAIN_IDLE {
             self.bufs.with(|st, _| {
-                let ev = st.market.adl_events[index];
-                let q = st.queue(cp_side(&ev));
-                let book = &*st.book.slots;
-                let level = adl::find_drain_level(
-                    &q.by_leverage[..q.len()],
-                    |s| book.get(s as usize),
-                    st.market.cumulative_funding,
-                    ev.exec_price,
-                    ev.base_remaining,
-                )
-                .unwrap_or(0);
-                st.drain_begin(index, level).expect("drain begins");
+                st.drain_begin(index).expect("drain begins");
             });
             self.work.drain_txs += 1;
             return true;
         }
-        // The positions this step can reach: the region's end and the entries before it.
+        // The positions this step can reach: the region from its cursor.
         let candidates: Vec<u32> = {
             let d = self.bufs.market.adl_drains[index];
             let ev = self.bufs.market.adl_events[index];
@@ -695,9 +684,9 @@ impl Exchange {
             if d.phase == DRAIN_APPLYING {
                 self.bufs.with(|st, _| {
                     let q = st.queue(side);
-                    let end = d.cursor as usize;
-                    let from = end.saturating_sub(ADL_WALK_CAP);
-                    q.by_leverage[from..end].iter().map(|e| e.slot()).collect()
+                    let from = d.cursor as usize;
+                    let to = (d.end as usize).min(from + ADL_WALK_CAP).min(q.len());
+                    q.by_leverage[from..to].iter().map(|e| e.slot()).collect()
                 })
             } else {
                 Vec::new()

@@ -32,7 +32,7 @@
 
 use std::collections::BTreeMap;
 
-use adl_engine::adl::{self, DrainClass};
+use adl_engine::adl;
 use adl_engine::engine::MarketState;
 use adl_engine::instructions::TradeArgs;
 use adl_engine::math;
@@ -119,6 +119,10 @@ struct EventStats {
     landings: u64,
     obligations: u64,
     exec_expected: u64,
+    /// The escrow's exact equity plus its prepaid funding at the start, when negative (only a
+    /// short escrow whose `P_exec` sits at its one-atom floor: `math::adl_exec_price`); never
+    /// lower afterwards.
+    escrow_floor: i128,
     /// The walk's fresh starts (the event came back to ranked from pro-rata or a drain).
     restarts: u64,
     mode: u8,
@@ -766,30 +770,10 @@ impl World {
 
     fn drain_tx(&mut self, id: u64, i: usize) -> bool {
         let idle = self.b.market.adl_drains[i].phase == DRAIN_IDLE;
-        let level = if idle {
-            self.b
-                .clone()
-                .with_raw(|st, _, _| {
-                    let ev = st.market.adl_events[i];
-                    let q = st.queue(cp_side(&ev));
-                    let book = &*st.book.slots;
-                    adl::find_drain_level(
-                        &q.by_leverage[..q.len()],
-                        |s| book.get(s as usize),
-                        st.market.cumulative_funding,
-                        ev.exec_price,
-                        ev.base_remaining,
-                    )
-                    .unwrap_or(0)
-                })
-                .0
-        } else {
-            0
-        };
         let mut step = None;
         let ok = self.tx(Some(id), &[], |st, _, _, _| {
             if idle {
-                st.drain_begin(i, level)
+                st.drain_begin(i)
             } else {
                 step = Some(st.drain_step(i)?);
                 Ok(())
@@ -797,7 +781,8 @@ impl World {
         });
         assert!(ok, "the keeper's drain transaction was refused");
         if let Some(step) = step {
-            assert!(step.reads <= self.cfg.cap && step.fills.len() <= ADL_DRAIN_BATCH);
+            // One read over the cap at most: the check before a drain's level is fixed.
+            assert!(step.reads <= self.cfg.cap + 1 && step.fills.len() <= ADL_DRAIN_BATCH);
             self.report.drain_reductions += step.fills.len() as u64;
             if step.abandoned {
                 self.report.drains_abandoned += 1;
@@ -900,6 +885,14 @@ impl World {
                     n,
                     obligations: pending,
                     exec_expected: ev.exec_price,
+                    escrow_floor: {
+                        let q = ev.base_remaining as i128;
+                        let q = if ev.side == SIDE_LONG { q } else { -q };
+                        (ev.escrow_cash as i128 * BASE + q * ev.exec_price as i128
+                            - ev.escrow_cost as i128 * BASE
+                            + ev.funding_prepaid as i128)
+                            .min(0)
+                    },
                     mode: ev.mode,
                     ..EventStats::default()
                 },
@@ -1032,9 +1025,10 @@ impl World {
                 };
                 let eq = e.escrow_cash as i128 * BASE + q * e.exec_price as i128
                     - e.escrow_cost as i128 * BASE;
+                let floor = stats.get(&e.id).map_or(0, |s| s.escrow_floor);
                 assert!(
-                    eq + e.funding_prepaid as i128 >= 0,
-                    "escrow of event {} short",
+                    eq + e.funding_prepaid as i128 >= floor,
+                    "escrow of event {} short: eq {eq} (floor {floor}) {e:?}",
                     e.id
                 );
                 // Pro-rata bookkeeping.
@@ -1076,33 +1070,40 @@ impl World {
                     let side = cp_side(e);
                     let q = st.queue(side);
                     let c = (d.cursor as usize).min(q.len());
-                    if d.phase == DRAIN_MEASURING {
-                        let (mut r, mut rn) = (0u64, 0u64);
+                    if d.phase == DRAIN_MEASURING || d.phase == DRAIN_TRIMMING {
+                        // The sums are those of the eligible prefix before the cursor.
+                        let (mut sb, mut se) = (0u64, 0u64);
                         for ent in &q.by_leverage[..c] {
                             let p = st.book.slot(ent.slot()).unwrap();
-                            if let DrainClass::Above { cut, cut_next } =
-                                adl::drain_class(p, f, e.exec_price, d.price, d.level_bps).unwrap()
-                            {
-                                r += cut;
-                                rn += cut_next;
+                            if let Some((s, eq)) = adl::drain_terms(p, f, e.exec_price).unwrap() {
+                                sb += s;
+                                se += eq;
                             }
                         }
                         assert_eq!(
-                            (r, rn),
-                            (d.r_level, d.r_next),
+                            (sb, se),
+                            (d.sum_base, d.sum_equity),
                             "drain sums of event {}",
                             e.id
                         );
                     } else if d.phase == DRAIN_APPLYING {
-                        for ent in &q.by_leverage[c..q.len()] {
+                        // Nothing in front of the cursor has a cut left beyond one fill's
+                        // rounding (3 atoms of drain equity): no position escaped the drain.
+                        assert!(d.cursor <= d.end && d.end as usize <= q.len());
+                        let per_atom = (d.level_bps as u128 * 1_000_000_000)
+                            .div_ceil(d.price as u128 * 10_000);
+                        for ent in &q.by_leverage[..c] {
                             let p = st.book.slot(ent.slot()).unwrap();
+                            let cut = match adl::drain_terms(p, f, e.exec_price).unwrap() {
+                                Some((s, eq)) => {
+                                    adl::drain_cut(s, eq, d.level_bps, d.price).unwrap()
+                                }
+                                None => 0,
+                            };
                             assert!(
-                                !matches!(
-                                    adl::drain_class(p, f, e.exec_price, d.price, d.level_bps + 1)
-                                        .unwrap(),
-                                    DrainClass::Above { .. }
-                                ),
-                                "event {}: slot {} above ℓ + 1 outside the drain's region",
+                                cut as u128 <= 3 * per_atom + 1,
+                                "event {}: slot {} in front of the drain's cursor with a cut \
+                                 of {cut} left",
                                 e.id,
                                 ent.slot()
                             );

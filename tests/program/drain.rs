@@ -1,13 +1,13 @@
 //! Leverage drain on the worked example's book, over several transactions: `adl_drain_begin`
-//! at the keeper's level, a measuring step that checks the level, an applying step; the
-//! reductions match an independent computation; misuse is rejected with nothing changed; a
-//! level that does not fit hands the event to the ranked walk.
+//! (no level: the program finds it), a measuring step that fixes the region and the level, an
+//! applying step; the reductions match an independent computation; misuse is rejected with
+//! nothing changed; a margin top-up before a position's turn takes its cut first.
 
 use adl_client::ix;
 use adl_engine::error::AdlError;
 use adl_engine::state::*;
 use adl_engine_tests::{assert_adl_err, check, state_bytes};
-use adl_harness::fixture::BASE;
+use adl_harness::fixture::{BASE, USDC};
 
 use crate::adl::{example, Example};
 
@@ -34,57 +34,81 @@ async fn drain_event(e: &mut Example) -> u64 {
 }
 
 /// The drain written out independently of `adl::drain` (plain integer arithmetic on the
-/// example's longs, funding index 0): exact equity at `P`, `keep(ℓ) = ⌊ℓ·(⌊eq⌋ − 2)·BASE /
-/// (P·1e4)⌋`, cut to ℓ, overshoot handed back from the least leveraged. Returns each long's
-/// (size, cost, margin) after, in the order given (most leveraged first).
-fn expected(longs: &[(i128, i128, i128)], p: i128, level: i128, q: i128) -> Vec<(i64, i64, i64)> {
-    let keep = |eq: i128, l: i128| {
-        if eq <= 2 {
-            0
-        } else {
-            (l * (eq - 2) * ONE).div_euclid(p * 10_000)
+/// example's longs, funding index 0): exact equity at `P`, drain equity `e = ⌊eq⌋ − 2`; the
+/// region grows from the most leveraged while `S < Q` or `s·E > (S − Q)·e`; the level is
+/// `⌊(S − Q)·P·1e4/(E·BASE)⌋`; each position keeps `⌊ℓ·e·BASE/(P·1e4)⌋` and the cuts are taken
+/// in the order given (`first` first, then most leveraged first), each capped by what is
+/// left. Returns the level, each long's cut, and its (size, cost, margin) after.
+#[allow(clippy::type_complexity)]
+fn expected(
+    longs: &[(i128, i128, i128)],
+    p: i128,
+    q: i128,
+    first: Option<usize>,
+) -> (i128, Vec<i128>, Vec<(i64, i64, i64)>) {
+    let e_of =
+        |&(b, c, m): &(i128, i128, i128)| ((m * ONE + b * p - c * ONE).div_euclid(ONE) - 2).max(0);
+    let (mut s_sum, mut e_sum, mut k) = (0i128, 0i128, 0usize);
+    for l in longs {
+        let e = e_of(l);
+        if s_sum >= q && l.0 * e_sum <= (s_sum - q) * e {
+            break;
         }
-    };
-    // Exact equity ×BASE: C·BASE + q·P − B·BASE.
-    let eqs: Vec<i128> = longs
+        s_sum += l.0;
+        e_sum += e;
+        k += 1;
+    }
+    let level = ((s_sum - q) * p * 10_000).div_euclid(e_sum * ONE);
+    let mut order: Vec<usize> = first.into_iter().collect();
+    order.extend((0..k).filter(|i| Some(*i) != first));
+    let mut left = q;
+    let mut cuts = vec![0i128; longs.len()];
+    for i in order {
+        let (b, _, _) = longs[i];
+        let keep = (level * e_of(&longs[i]) * ONE)
+            .div_euclid(p * 10_000)
+            .min(b);
+        cuts[i] = (b - keep).min(left);
+        left -= cuts[i];
+    }
+    assert_eq!(left, 0);
+    let after = longs
         .iter()
-        .map(|&(b, c, m)| m * ONE + b * p - c * ONE)
-        .collect();
-    let above = |b: i128, e: i128, l: i128| b * p * 10_000 > l * e;
-    let cuts: Vec<(i128, i128)> = longs
-        .iter()
-        .zip(&eqs)
-        .map(|(&(b, _, _), &e)| {
-            let eqf = e.div_euclid(ONE);
-            let cut = b - keep(eqf, level).min(b);
-            let cut_next = if above(b, e, level + 1) {
-                b - keep(eqf, level + 1).min(b)
-            } else {
-                0
-            };
-            (cut, cut_next)
+        .zip(&cuts)
+        .map(|(&(b, c, m), &r)| {
+            // The long sells r at P: notional floored, cost removed rounded up, PnL kept.
+            let notional = (r * p).div_euclid(ONE);
+            let removed = -((-(c * r)).div_euclid(b));
+            (
+                (b - r) as i64,
+                (c - removed) as i64,
+                (m + notional - removed) as i64,
+            )
         })
         .collect();
-    let total: i128 = cuts.iter().map(|c| c.0).sum();
-    let total_next: i128 = cuts.iter().map(|c| c.1).sum();
-    assert!(total >= q && total_next < q, "level {level} does not fit");
-    let mut overshoot = total - q;
-    let mut out = vec![(0, 0, 0); longs.len()];
-    for i in (0..longs.len()).rev() {
-        let (b, c, m) = longs[i];
-        let back = overshoot.min(cuts[i].0 - cuts[i].1);
-        overshoot -= back;
-        let r = cuts[i].0 - back;
-        // The long sells r at P: notional floored, cost removed rounded up, PnL kept.
-        let notional = (r * p).div_euclid(ONE);
-        let removed = -((-(c * r)).div_euclid(b));
-        out[i] = (
-            (b - r) as i64,
-            (c - removed) as i64,
-            (m + notional - removed) as i64,
-        );
-    }
-    out
+    (level, cuts, after)
+}
+
+/// The example's longs before the drain, most leveraged first: (slot, (size, cost, margin)).
+async fn longs(e: &mut Example) -> Vec<(u32, (i128, i128, i128))> {
+    vec![
+        (
+            e.f.slot_of(0, e.l4).await.unwrap(),
+            (2 * ONE, 230_000_000, 50_000_000),
+        ),
+        (
+            e.f.slot_of(0, e.l1).await.unwrap(),
+            (4 * ONE, 400_000_000, 50_000_000),
+        ),
+        (
+            e.f.slot_of(0, e.l3).await.unwrap(),
+            (3 * ONE, 300_000_000, 40_000_000),
+        ),
+        (
+            e.f.slot_of(0, e.l2).await.unwrap(),
+            (5 * ONE, 500_000_000, 125_000_000),
+        ),
+    ]
 }
 
 #[tokio::test]
@@ -93,27 +117,33 @@ async fn leverage_drain_worked_example_over_several_transactions() {
     let m = e.f.markets[0];
     let ex = e.f.exchange;
     let id = drain_event(&mut e).await;
-    let (s1, s2, s3, s4) = (
-        e.f.slot_of(0, e.l1).await.unwrap(),
-        e.f.slot_of(0, e.l2).await.unwrap(),
-        e.f.slot_of(0, e.l3).await.unwrap(),
-        e.f.slot_of(0, e.l4).await.unwrap(),
-    );
+    let was = longs(&mut e).await;
+    let s4 = was[0].0;
     // At 112.727272 the longs' leverages are 4.96x (L4), 4.47x (L1), 4.33x (L3), 2.99x (L2);
-    // the largest level whose reduction covers 11.0 is ℓ* = 8,184 bps (0.8184x).
-    let s = e.f.market_snapshot(0).await;
-    let level = s.drain_level(0);
+    // all four are the region (S = 14.0, E = 413.181800 USD) and the level is 8,184 bps.
+    let (level, cuts, want) = expected(
+        &was.iter().map(|w| w.1).collect::<Vec<_>>(),
+        112_727_272,
+        11 * ONE,
+        None,
+    );
     assert_eq!(level, 8_184);
+    assert_eq!(
+        e.f.market_snapshot(0).await.drain_plan(0),
+        (
+            8_184,
+            was.iter()
+                .zip(&cuts)
+                .map(|(w, c)| (w.0, *c as u64))
+                .collect::<Vec<_>>()
+        )
+    );
 
     // Misuse, each rejected with nothing changed.
     for (ix, err) in [
         (
             ix::adl_drain_step(&ex, &m, 0, id),
             AdlError::DrainNotStarted,
-        ),
-        (
-            ix::adl_drain_begin(&ex, &m, 0, id, MAX_DRAIN_LEVEL_BPS + 1),
-            AdlError::WrongDrainClaim,
         ),
         (
             ix::auto_deleverage(&ex, &m, 0, id, vec![s4]),
@@ -124,7 +154,7 @@ async fn leverage_drain_worked_example_over_several_transactions() {
             AdlError::AdlWrongMode,
         ),
         (
-            ix::adl_drain_begin(&ex, &m, 0, id + 1, level),
+            ix::adl_drain_begin(&ex, &m, 0, id + 1),
             AdlError::AdlEventNotActive,
         ),
     ] {
@@ -133,23 +163,23 @@ async fn leverage_drain_worked_example_over_several_transactions() {
         assert_eq!(before, state_bytes(&mut e.f).await);
     }
 
-    // 1. Begin: the level is recorded, nothing is reduced.
+    // 1. Begin: the drain price is recorded, nothing is measured or reduced.
     e.f.bank
-        .send(&[ix::adl_drain_begin(&ex, &m, 0, id, level)], &[])
+        .send(&[ix::adl_drain_begin(&ex, &m, 0, id)], &[])
         .await
         .unwrap();
     check(&mut e.f).await;
     let d = e.f.market_snapshot(0).await.market.adl_drains[0];
     assert_eq!(
-        (d.phase, d.level_bps, d.price, d.measured),
-        (DRAIN_MEASURING, level, 112_727_272, 0)
+        (d.phase, d.level_bps, d.price, d.measured, d.passes),
+        (DRAIN_MEASURING, 0, 112_727_272, 0, 1)
     );
     let before = state_bytes(&mut e.f).await;
-    let ix = ix::adl_drain_begin(&ex, &m, 0, id, level);
+    let ix = ix::adl_drain_begin(&ex, &m, 0, id);
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::DrainInProgress);
     assert_eq!(before, state_bytes(&mut e.f).await);
 
-    // 2. Measuring: the four longs are above the level; R(ℓ) ≥ 11.0 > R(ℓ + 1).
+    // 2. Measuring: the four longs join; the level is fixed.
     e.f.bank
         .send(&[ix::adl_drain_step(&ex, &m, 0, id)], &[])
         .await
@@ -157,9 +187,11 @@ async fn leverage_drain_worked_example_over_several_transactions() {
     check(&mut e.f).await;
     let s = e.f.market_snapshot(0).await;
     let d = s.market.adl_drains[0];
-    assert_eq!((d.phase, d.measured), (DRAIN_APPLYING, 4));
-    assert!(d.r_level >= 11 * BASE as u64 && d.r_next < 11 * BASE as u64);
-    assert_eq!(d.overshoot, d.r_level - 11 * BASE as u64);
+    assert_eq!(
+        (d.phase, d.measured, d.level_bps, d.sum_base, d.sum_equity),
+        (DRAIN_APPLYING, 4, 8_184, 14 * BASE as u64, 413_181_800)
+    );
+    assert_eq!(d.end - d.cursor, 4);
     assert_eq!(s.market.adl_events[0].base_remaining, 11 * BASE as u64);
 
     // 3. Applying: all four in one step (the batch is 32).
@@ -172,21 +204,8 @@ async fn leverage_drain_worked_example_over_several_transactions() {
     let ev = s.market.adl_events[0];
     assert_eq!((ev.status, ev.base_remaining), (EVENT_DONE, 0));
     assert_eq!(s.market.adl_drains[0].phase, DRAIN_IDLE);
-    // The book before the drain, most leveraged first: (size, cost, margin).
-    let was = [
-        (s4, (2 * ONE, 230_000_000, 50_000_000)),
-        (s1, (4 * ONE, 400_000_000, 50_000_000)),
-        (s3, (3 * ONE, 300_000_000, 40_000_000)),
-        (s2, (5 * ONE, 500_000_000, 125_000_000)),
-    ];
-    let want = expected(
-        &was.iter().map(|w| w.1).collect::<Vec<_>>(),
-        112_727_272,
-        level as i128,
-        11 * ONE,
-    );
     let mut total_cut = 0i64;
-    for ((slot, (b, _, _)), (base, cost, margin)) in was.iter().zip(&want) {
+    for (i, ((slot, (b, _, _)), (base, cost, margin))) in was.iter().zip(&want).enumerate() {
         let p = s.book.slots[*slot as usize];
         assert_eq!(
             (p.base, p.cost_basis, p.margin, p.adl_payout),
@@ -194,24 +213,26 @@ async fn leverage_drain_worked_example_over_several_transactions() {
             "slot {slot}"
         );
         total_cut += *b as i64 - base;
-        // No reduced position is left above ℓ* + 1 bps, exactly: |q|·P·1e4 ≤ (ℓ*+1)·eq·BASE.
-        let eq = p.equity(0, ev.exec_price).unwrap();
-        assert!(
-            (p.base.unsigned_abs() as i128) * (ev.exec_price as i128) * 10_000
-                <= ((level + 1) as i128) * eq * ONE,
-            "slot {slot} above {} bps",
-            level + 1
-        );
+        // The three given their whole cut are left at most ℓ*, exactly: |q|·P·1e4 ≤ ℓ*·eq·BASE.
+        if i < 3 {
+            let eq = p.equity(0, ev.exec_price).unwrap();
+            assert!(
+                (p.base.unsigned_abs() as i128) * (ev.exec_price as i128) * 10_000
+                    <= level * eq * ONE,
+                "slot {slot} above {level} bps"
+            );
+        }
     }
     assert_eq!(total_cut, 11 * BASE);
-    // The numbers of docs/adl.md ("Side by side"), (size, cost, margin) of L4, L1, L3, L2.
+    // The numbers of docs/adl.md ("Side by side"), (size, cost, margin) of L4, L1, L3, L2: L2,
+    // the least leveraged of the region, keeps the overshoot (300,114 atoms).
     assert_eq!(
         want,
         vec![
             (329_999_977, 37_949_997, 46_204_543),
-            (732_663_389, 73_266_338, 91_584_280),
-            (567_669_328, 56_766_932, 70_956_933),
-            (1_369_667_306, 136_966_730, 171_204_231),
+            (732_599_969, 73_259_996, 91_585_088),
+            (567_599_973, 56_759_997, 70_957_816),
+            (1_369_800_081, 136_980_008, 171_202_541),
         ]
     );
     // Every reduction paid the escrow the floor of its notional; the rest is rounding.
@@ -221,50 +242,65 @@ async fn leverage_drain_worked_example_over_several_transactions() {
     assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlEventNotActive);
 }
 
-/// A level that no longer fits when the measurement completes (here: one bps too high, so
-/// `R(ℓ) < Q`) abandons the drain: the event continues as a ranked event with a fresh walk
-/// and is finished in rank order; it is never drained again (no free action can make a
-/// drain run forever).
+/// **Attack: leave a drain's region by adding margin before one's turn.** After the
+/// measuring step fixed the region, L2 (in the region, its turn last) adds 200 USDC of margin,
+/// which would take it below the level. The `add_margin` instruction first takes L2's whole
+/// cut at its state before the move; the applying step then reduces L4, L1 and L3, and L3,
+/// now last, keeps the overshoot. Before, the drain read each position's class when its turn
+/// came, and a position that had moved below the level was passed over (the rest went to the
+/// ranked walk, onto positions the drain had already cut).
 #[tokio::test]
-async fn drain_level_that_does_not_fit_hands_the_event_to_the_ranked_walk() {
+async fn drain_margin_top_up_before_its_turn_takes_the_cut_first() {
     let mut e = example().await;
     let m = e.f.markets[0];
     let ex = e.f.exchange;
     let id = drain_event(&mut e).await;
-    let level = e.f.market_snapshot(0).await.drain_level(0);
-    e.f.bank
-        .send(&[ix::adl_drain_begin(&ex, &m, 0, id, level + 1)], &[])
-        .await
-        .unwrap();
+    let was = longs(&mut e).await;
+    for ix in [
+        ix::adl_drain_begin(&ex, &m, 0, id),
+        ix::adl_drain_step(&ex, &m, 0, id),
+    ] {
+        e.f.bank.send(&[ix], &[]).await.unwrap();
+    }
+    assert_eq!(
+        e.f.market_snapshot(0).await.market.adl_drains[0].phase,
+        DRAIN_APPLYING
+    );
+    let (level, cuts, want) = expected(
+        &was.iter().map(|w| w.1).collect::<Vec<_>>(),
+        112_727_272,
+        11 * ONE,
+        Some(3),
+    );
+    assert_eq!(level, 8_184);
+    // L2's whole cut at ℓ: 5.0 − ⌊8,184 × 188,636,358 × 1e9 / (112,727,272 × 1e4)⌋.
+    assert_eq!(cuts[3], 3_630_500_033);
+    let kl2 = e.f.users[e.l2].kp.insecure_clone();
+    let ix = ix::add_margin(&ex, &m, &e.f.users[e.l2].key(), 200 * USDC);
+    e.f.bank.send(&[ix], &[&kl2]).await.unwrap();
+    check(&mut e.f).await;
+    let s = e.f.market_snapshot(0).await;
+    let l2 = s.book.slots[was[3].0 as usize];
+    assert_eq!(
+        (l2.base, l2.cost_basis, l2.margin),
+        (want[3].0, want[3].1, want[3].2 + 200 * USDC as i64),
+        "L2 cut first, then its margin added"
+    );
+    assert_eq!(
+        s.market.adl_events[0].base_remaining as i128,
+        11 * ONE - cuts[3]
+    );
     e.f.bank
         .send(&[ix::adl_drain_step(&ex, &m, 0, id)], &[])
         .await
         .unwrap();
     check(&mut e.f).await;
     let s = e.f.market_snapshot(0).await;
-    let ev = s.market.adl_events[0];
-    assert_eq!(
-        (ev.status, ev.mode, ev.base_remaining),
-        (EVENT_ACTIVE, ADL_MODE_RANKED_QUEUE, 11 * BASE as u64)
-    );
-    assert_eq!(s.market.adl_drains[0].phase, DRAIN_IDLE);
-    assert_eq!(s.market.adl_walks[0].cursor, [0, 0]);
-    // Drain instructions no longer apply; the ranked walk finishes it (L1, L3, L2).
-    let ix = ix::adl_drain_begin(&ex, &m, 0, id, level);
-    assert_adl_err(e.f.bank.send(&[ix], &[]).await, AdlError::AdlWrongMode);
-    let plan = s.adl_plan(0, 8);
-    let (s1, s2, s3) = (
-        e.f.slot_of(0, e.l1).await.unwrap(),
-        e.f.slot_of(0, e.l2).await.unwrap(),
-        e.f.slot_of(0, e.l3).await.unwrap(),
-    );
-    let slots: Vec<u32> = plan.fills.iter().map(|f| f.slot).collect();
-    assert_eq!(slots, vec![s1, s3, s2]);
-    e.f.bank
-        .send(&[ix::auto_deleverage(&ex, &m, 0, id, slots)], &[])
-        .await
-        .unwrap();
-    check(&mut e.f).await;
-    let ev = e.f.market_snapshot(0).await.market.adl_events[0];
-    assert_eq!((ev.status, ev.base_remaining), (EVENT_DONE, 0));
+    assert_eq!(s.market.adl_events[0].status, EVENT_DONE);
+    for (i, (slot, _)) in was.iter().enumerate().take(3) {
+        let p = s.book.slots[*slot as usize];
+        assert_eq!((p.base, p.cost_basis, p.margin), want[i], "slot {slot}");
+    }
+    // L3, last now, keeps the overshoot instead of L2.
+    assert!(cuts[2] < 3 * ONE - 567_599_973);
 }

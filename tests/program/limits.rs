@@ -57,7 +57,7 @@ fn batch_sizes_fit_a_packet() {
     assert!(ranked >= 200 && pro_rata >= 200);
     // A drain lists no slots at all (the program walks the queue), whatever the book.
     let step = ix::adl_drain_step(&ex, &m, 0, 7);
-    let begin = ix::adl_drain_begin(&ex, &m, 0, 7, 8_184);
+    let begin = ix::adl_drain_begin(&ex, &m, 0, 7);
     assert!(size(&[step], &payer) < 400 && size(&[begin], &payer) < 400);
     assert!(ranked >= adl_keeper::keeper::KeeperConfig::new(ex).max_fills_per_tx);
     // One more slot than the maximum does not fit.

@@ -141,16 +141,14 @@ async fn dust_positions_cannot_make_a_drain_unprovable() {
     let s = f.market_snapshot(0).await;
     let ev = s.market.adl_events[0];
     assert_eq!(ev.mode, ADL_MODE_LEVERAGE_DRAIN);
-    let level = s.drain_level(0);
-    // The single-transaction optimum on this state, and how many slots the old claim needed.
-    let optimum = adl::drain_optimum(
+    // The single-transaction drain on this state, and how many slots the old claim needed.
+    let (_, optimum) = adl::drain_optimum(
         &s.long_queue.by_leverage,
         |i| s.book.slots.get(i as usize),
         s.market.cumulative_funding,
         ev.exec_price,
         ev.exec_price,
         ev.base_remaining,
-        level,
     )
     .unwrap();
     assert!(
@@ -163,7 +161,7 @@ async fn dust_positions_cannot_make_a_drain_unprovable() {
     let whale_before = s.book.slots[ws as usize].base;
     // The keeper drives the drain; every transaction is checked.
     f.bank
-        .send(&[ix::adl_drain_begin(&ex, &m, 0, ev.id, level)], &[])
+        .send(&[ix::adl_drain_begin(&ex, &m, 0, ev.id)], &[])
         .await
         .unwrap();
     let mut txs = 1;
@@ -177,8 +175,9 @@ async fn dust_positions_cannot_make_a_drain_unprovable() {
     let s = f.market_snapshot(0).await;
     assert_eq!(s.market.adl_events[0].mode, ADL_MODE_LEVERAGE_DRAIN);
     assert_eq!(s.market.adl_events[0].status, EVENT_DONE);
-    // Begin, one measuring step, ⌈positions / 32⌉ applying steps.
-    assert_eq!(txs, 1 + 1 + optimum.len().div_ceil(ADL_DRAIN_BATCH));
+    // Begin, one measuring step, ⌈positions cut / 32⌉ applying steps.
+    let cut = optimum.iter().filter(|c| c.1 > 0).count();
+    assert_eq!(txs, 1 + 1 + cut.div_ceil(ADL_DRAIN_BATCH));
     let whale_after = s.book.slots[ws as usize].base;
     assert_eq!((whale_before - whale_after) as u64, whale_cut);
     // Every position of the optimum was cut by exactly its cut.

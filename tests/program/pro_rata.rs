@@ -69,9 +69,10 @@ async fn pro_rata_worked_example() {
         (p1.base, p1.cost_basis, p1.margin, p1.adl_payout),
         (857_142_857, 85_714_285, 10_714_285, 79_285_712)
     );
-    // At most once per event.
+    // At most once per event: a batch of slots that all no longer owe is refused, nothing
+    // changed (a slot that does not exist is refused the same way).
     let before = state_bytes(&mut e.f).await;
-    let ix = ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1]);
+    let ix = ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s1, s1]);
     assert_adl_err(
         e.f.bank.send(&[ix], &[]).await,
         AdlError::ObligationNotPending,
@@ -98,6 +99,15 @@ async fn pro_rata_worked_example() {
     // L2 and L4 by crank. L4 comes last and gets the 2 atoms the rounded-up shares
     // overshoot: 1.571428570 instead of 1.571428572. Each keeps one atom less margin than
     // the pro-rata release leaves (its key would move back), paid out instead.
+    // Attack: a front-runner applies L2 just before the keeper's batch [L2, L4] lands. Before,
+    // the whole batch was refused (`ObligationNotPending`), so one cheap transaction per
+    // keeper batch stalled the crank; now L2 is passed over and L4 applied.
+    e.f.bank
+        .send(&[ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s2])], &[])
+        .await
+        .unwrap();
+    check(&mut e.f).await;
+    assert_eq!(e.f.market_snapshot(0).await.market.adl_events[0].pending, 1);
     e.f.bank
         .send(&[ix::apply_pro_rata(&ex, &m, 0, ev.id, vec![s2, s4])], &[])
         .await

@@ -369,10 +369,10 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                 else {
                     continue;
                 };
-                // Begin at the level that fits now, or take the next step of the drain in
+                // Begin (the program finds the level), or take the next step of the drain in
                 // progress (each bounded; the drain always ends).
                 let ix = if s.market.adl_drains[index].phase == adl_engine::state::DRAIN_IDLE {
-                    ix::adl_drain_begin(&f.exchange, &m, index as u8, ev.id, s.drain_level(index))
+                    ix::adl_drain_begin(&f.exchange, &m, index as u8, ev.id)
                 } else {
                     ix::adl_drain_step(&f.exchange, &m, index as u8, ev.id)
                 };

@@ -253,6 +253,54 @@ async fn bad_pyth_updates_are_rejected_by_name() {
     check(&mut f).await;
 }
 
+/// A genuine update whose publish time is slightly after the cluster clock (the clock trails
+/// wall time) counts as age 0 up to `PYTH_MAX_FUTURE_SECS`: a trade and a liquidation go
+/// through with it. Before, anyone could post such an update to a sponsored feed and make
+/// liquidation fail with `StaleOracle` until the clock caught up. One second beyond the bound
+/// is still refused, with nothing changed.
+#[tokio::test]
+async fn pyth_publish_time_slightly_in_the_future_counts_as_fresh() {
+    use adl_engine::state::PYTH_MAX_FUTURE_SECS;
+    let (mut f, key, a, b, c) = pyth_market().await;
+    let (slot, now) = f.clock().await;
+    for ahead in [1, PYTH_MAX_FUTURE_SECS] {
+        f.put_pyth_update(
+            &key,
+            &update(100_0000_0000, 100_000, -8, now + ahead, slot),
+            &PYTH_RECEIVER_ID,
+        );
+        f.trade(0, c, b, BASE, price(100), 20 * USDC, 20 * USDC)
+            .await
+            .unwrap();
+        check(&mut f).await;
+    }
+    // Beyond the bound: refused by name, nothing changed.
+    f.put_pyth_update(
+        &key,
+        &update(
+            100_0000_0000,
+            100_000,
+            -8,
+            now + PYTH_MAX_FUTURE_SECS + 1,
+            slot,
+        ),
+        &PYTH_RECEIVER_ID,
+    );
+    let before = state_bytes(&mut f).await;
+    let ix = f.trade_ix(0, c, b, BASE, price(100), 20 * USDC, 20 * USDC);
+    assert_adl_err(f.send_as(&[ix], &[c, b]).await, AdlError::StaleOracle);
+    assert_eq!(state_bytes(&mut f).await, before);
+    // A fall to 94.5 posted 1 s ahead of the clock: the 10x long A is liquidated at once.
+    f.put_pyth_update(
+        &key,
+        &update(94_5000_0000, 100_000, -8, now + 1, slot),
+        &PYTH_RECEIVER_ID,
+    );
+    f.liquidate(0, a, c, u64::MAX, 200 * USDC).await.unwrap();
+    check(&mut f).await;
+    assert_eq!(f.slot_of(0, a).await, None);
+}
+
 /// `set_market_oracle`: admin only, a checked account of the kind asked for, never while an
 /// ADL event is active; back to the pushed oracle works too.
 #[tokio::test]

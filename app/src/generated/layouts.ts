@@ -15,13 +15,14 @@ export const USERACCOUNT_DISCRIMINATOR = [211, 33, 136, 16, 186, 110, 242, 127];
 export interface AdlDrain {
   level_bps: bigint;
   price: bigint;
-  r_level: bigint;
-  r_next: bigint;
-  overshoot: bigint;
+  sum_base: bigint;
+  sum_equity: bigint;
   cursor: number;
+  end: number;
   measured: number;
+  passes: number;
   phase: number;
-  padding: number[];
+  flags: number;
   reserved: bigint[];
 }
 
@@ -31,14 +32,15 @@ export function decodeAdlDrain(v: DataView, o: number): AdlDrain {
   return {
     level_bps: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 0),
     price: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 8),
-    r_level: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 16),
-    r_next: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 24),
-    overshoot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 32),
-    cursor: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 40),
-    measured: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 44),
-    phase: ((v: DataView, o: number) => v.getUint8(o))(v, o + 48),
-    padding: ((v: DataView, o: number) => readArray(v, o, 7, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 49),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 1, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 56),
+    sum_base: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 16),
+    sum_equity: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 24),
+    cursor: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 32),
+    end: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 36),
+    measured: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 40),
+    passes: ((v: DataView, o: number) => v.getUint16(o, true))(v, o + 44),
+    phase: ((v: DataView, o: number) => v.getUint8(o))(v, o + 46),
+    flags: ((v: DataView, o: number) => v.getUint8(o))(v, o + 47),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 2, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 48),
   };
 }
 

@@ -124,22 +124,9 @@ fn main() {
         "drain_measure" | "drain_apply" => {
             start(&mut b);
             b.with(|st, _| {
-                let ev = st.market.adl_events[0];
-                let level = {
-                    let q = &st.long_queue;
-                    let book = &*st.book.slots;
-                    adl_engine::adl::find_drain_level(
-                        &q.by_leverage[..q.len()],
-                        |s| book.get(s as usize),
-                        0,
-                        ev.exec_price,
-                        ev.base_remaining,
-                    )
-                    .unwrap()
-                };
-                st.drain_begin(0, level).unwrap();
+                st.drain_begin(0).unwrap();
                 if handler == "drain_apply" {
-                    while st.market.adl_drains[0].phase == adl_engine::state::DRAIN_MEASURING {
+                    while st.market.adl_drains[0].phase != adl_engine::state::DRAIN_APPLYING {
                         st.drain_step(0).unwrap();
                     }
                 }

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use adl_engine::adl::{find_drain_level, RankWalk};
+use adl_engine::adl::{drain_optimum, RankWalk};
 use adl_engine::math;
 use adl_engine::rank::rank_side;
 use adl_engine::state::*;
@@ -119,9 +119,15 @@ fn main() {
     bench("queue view: rank, tier, lights of 100k", 10, || {
         rank_side(&lev, get, PRICE, u64::MAX).len()
     });
-    bench("leverage-drain level search, 100k side", 5, || {
-        find_drain_level(&lev, get, 0, exec_price, remaining).unwrap_or(0) as usize
-    });
+    bench(
+        "leverage drain in one pass (region, level, cuts), 100k side",
+        5,
+        || {
+            drain_optimum(&lev, get, 0, exec_price, exec_price, remaining)
+                .map(|(level, cuts)| level as usize + cuts.len())
+                .unwrap_or(0)
+        },
+    );
     let mut arr = lev.clone();
     let mut k = 0usize;
     bench("re-index one position (search + shift), 100k", 200, || {

@@ -101,7 +101,9 @@ pub enum AdlError {
     ObligationNotPending,
     #[msg("the ADL event's deadline has not passed")]
     AdlDeadlineNotReached,
-    #[msg("leverage-drain level is out of range (at most MAX_DRAIN_LEVEL_BPS)")]
+    /// Retired: the program finds a leverage drain's level itself, so no instruction returns
+    /// it any more. Kept so that the codes after it do not change.
+    #[msg("retired: no instruction returns this error (the program finds drain levels itself)")]
     WrongDrainClaim,
     #[msg("funding was already updated in this slot")]
     FundingTooSoon,

@@ -211,6 +211,7 @@ pub struct AdlModeSet {
 pub struct ProRataApplied {
     pub market: Pubkey,
     pub event_id: u64,
+    /// Obligations applied (listed slots that no longer owed are passed over).
     pub slots: u32,
     pub base_remaining: u64,
     pub pending: u32,

@@ -171,9 +171,8 @@ pub mod adl_engine {
         ctx: Context<AdlEventCrank>,
         event_index: u8,
         event_id: u64,
-        level_bps: u64,
     ) -> Result<()> {
-        handle_adl_drain_begin(ctx, event_index, event_id, level_bps)
+        handle_adl_drain_begin(ctx, event_index, event_id)
     }
 
     pub fn adl_drain_step(

@@ -38,6 +38,7 @@ fn state<'a>(
         payouts_paused: false,
         arrivals: Vec::new(),
         drain_arrivals: Vec::new(),
+        drain_dues: Vec::new(),
     }
 }
 
@@ -46,6 +47,7 @@ fn state<'a>(
 pub struct Pending {
     pub arrivals: Vec<(usize, u32)>,
     pub drain_arrivals: Vec<(usize, u32)>,
+    pub drain_dues: Vec<(usize, crate::adl::DrainFill)>,
 }
 
 #[derive(Clone)]
@@ -92,6 +94,7 @@ impl Bufs {
         let pending = Pending {
             arrivals: core::mem::take(&mut st.arrivals),
             drain_arrivals: core::mem::take(&mut st.drain_arrivals),
+            drain_dues: core::mem::take(&mut st.drain_dues),
         };
         (r, pending)
     }
@@ -106,6 +109,7 @@ impl Bufs {
         );
         st.arrivals = pending.arrivals;
         st.drain_arrivals = pending.drain_arrivals;
+        st.drain_dues = pending.drain_dues;
         st.finish()
     }
 
@@ -123,6 +127,7 @@ impl Bufs {
             payouts_paused: false,
             arrivals: Vec::new(),
             drain_arrivals: Vec::new(),
+            drain_dues: Vec::new(),
         };
         let r = f(&mut st, &mut self.users);
         // As every instruction does last (`instructions::with_market_state`).

@@ -1,31 +1,41 @@
 //! Leverage drain (Campbell–Hey–Moallemi–Nutz): reduce the most leveraged positions to a
-//! common leverage level `ℓ` so that the total reduction is the event's size `Q`.
+//! common leverage level `ℓ` so that the total reduction is the event's size `Q`. The program
+//! finds the level itself by water-filling from the head of `by_leverage`; nobody supplies it.
 //!
 //! Every quantity here is a function of one position alone, so a drain can be measured and
 //! applied over many transactions (`MarketState::drain_step`) and still equal the
-//! single-transaction optimum (`drain_optimum`):
+//! single-transaction result (`drain_optimum`):
 //!
 //! - equity is exact (funding settled exactly, `math::exact_equity_scaled`), hence unchanged
-//!   by funding while the drain runs;
+//!   by funding while the drain runs; a position's *drain equity* is
+//!   `e = max(⌊eq⌋ − 2, 0)` quote atoms: two atoms are held back for the fill's two roundings
+//!   (funding settled up, notional against the owner), so its leverage after the fill is at
+//!   most `ℓ`;
 //! - leverage and target sizes are measured at the drain's price `P_d` (`P_exec` when the
-//!   drain began): `lev = |q|·P_d/eq`;
-//! - a position is *above* `ℓ` when `|q|·P_d·1e4 > ℓ·eq·BASE` (exactly). Leverage at one price is
-//!   monotone in the bankruptcy price, so the eligible positions above `ℓ` are exactly a
-//!   prefix of the eligible part of `by_leverage`;
-//! - it may keep `keep(ℓ) = floor(ℓ·(⌊eq⌋ − 2)·BASE/(P_d·1e4))` base atoms (0 when
-//!   `⌊eq⌋ ≤ 2`): two atoms of equity are held back for the fill's two roundings (funding
-//!   settled up, notional against the owner), so its leverage after the fill is at most `ℓ`;
-//! - its cut at `ℓ` is `|q| − min(keep(ℓ), |q|)`; `R(ℓ) = Σ cut(ℓ)` over the positions above
-//!   `ℓ`, and the level is right when `R(ℓ) ≥ Q > R(ℓ + 1)`. (Over the positions above `ℓ`,
-//!   `R(ℓ + 1)` is their cut at `ℓ + 1` for those above `ℓ + 1` and 0 for the others, which
-//!   are at most `ℓ + 1` already: so consecutive levels' intervals meet and every `Q` up to
-//!   the eligible size has its level, the largest with `R(ℓ) ≥ Q`);
-//! - the overshoot `R(ℓ) − Q` is handed back from the least leveraged positions first, each
-//!   giving back at most `cut(ℓ) − cut(ℓ + 1)`, so none is left above `ℓ + 1`.
+//!   drain began): a position of size `s` may keep `keep(ℓ) = min(s, ⌊ℓ·e·BASE/(P_d·1e4)⌋)`
+//!   base atoms and its cut is `s − keep(ℓ)`;
+//! - **the region** is a prefix of the eligible part of `by_leverage` (most leveraged first),
+//!   grown one position at a time while the sums `S = Σ s`, `E = Σ e` of the prefix do not
+//!   yet cover `Q` or the next position is more leveraged than the level the prefix defines:
+//!   it joins unless `S ≥ Q` and `s·E ≤ (S − Q)·e` (exact, price-free);
+//! - **the level** is `ℓ = ⌊(S − Q)·P_d·1e4 / (E·BASE)⌋` over the region (capped at
+//!   `MAX_DRAIN_LEVEL_BPS`; 0 when `S < Q`: the side cannot cover the event and every eligible
+//!   position is closed). Because `keep` is floored, `Σ cut(ℓ) ≥ S − ℓ·E·BASE/(P_d·1e4) ≥ Q`:
+//!   the region always covers the event;
+//! - the cuts are applied from the head, each capped by what the event still needs, so the
+//!   overshoot `Σ cut(ℓ) − Q` stays with the least leveraged positions of the region (fewer
+//!   than `k + E·BASE/(P_d·1e4) + 1` base atoms for a region of `k` positions).
+//!
+//! The water-filling stop rule makes the region exactly the positions above the level (up to
+//! the rounding of `e`): a position joins while its own leverage `s/e` exceeds the prefix's
+//! level `(S − Q)/E`, and the prefix's level rises towards, never past, each position that
+//! joins (a mediant). Over several transactions positions can enter the prefix behind the
+//! measuring cursor; the program then trims the region's tail (`drain_trims`) before it
+//! fixes the level, so the region is again the positions above its level.
 
 use crate::error::AdlError;
 use crate::math::{self, PositionAmounts};
-use crate::state::{PositionSlot, QueueEntry};
+use crate::state::{PositionSlot, QueueEntry, MAX_DRAIN_LEVEL_BPS};
 
 use super::fill::eligible;
 use super::walk::ineligible_prefix_end;
@@ -41,48 +51,16 @@ pub struct DrainFill {
     pub funding: i128,
 }
 
-/// A position's place in a drain to level `ℓ`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DrainClass {
-    /// Not open, or not eligible at `P_exec` (`fill::eligible`): never reduced by a drain.
-    Ineligible,
-    /// Eligible and at most `ℓ`: the drain's region ends at the first such position.
-    NotAbove,
-    /// Eligible and above `ℓ`: its cuts at `ℓ` and `ℓ + 1`, base atoms.
-    Above { cut: u64, cut_next: u64 },
-}
-
-/// Largest size (base atoms) a position of exact floored equity `eq` may keep at price `P`
-/// without its leverage exceeding `level_bps` after the fill: `floor(ℓ·(eq − 2)·BASE/(P·1e4))`,
-/// 0 when `eq ≤ 2`.
-pub fn drain_target_size(eq: i128, level_bps: u64, price: u64) -> Result<u64, AdlError> {
-    if eq <= 2 || price == 0 {
-        return Ok(0);
-    }
-    let num = math::mul(math::mul(level_bps as i128, eq - 2)?, math::BASE_PRECISION)?;
-    math::to_u64(math::div_floor(num, math::mul(price as i128, math::BPS)?)?)
-}
-
-/// Leverage above `ℓ` bps at `price`, exactly: the notional `|q|·P/BASE` times `1e4` exceeds
-/// `ℓ·eq`, i.e. `|q|·P·1e4 > ℓ·eq_scaled` with `eq_scaled = eq·BASE` (no rounding).
-fn above(base_abs: u64, eq_scaled: i128, price: u64, level_bps: u64) -> Result<bool, AdlError> {
-    let lhs = math::mul(math::mul(base_abs as i128, price as i128)?, math::BPS)?;
-    let rhs = math::mul(level_bps as i128, eq_scaled)?;
-    Ok(lhs > rhs)
-}
-
-/// Classifies a position for a drain to `level_bps` measured at `drain_price`; eligibility
-/// is judged at the event's current `exec_price` and `funding_index` (the same as at the
-/// drain's start: both move together).
-pub fn drain_class(
+/// An eligible position's drain terms: its size `s` (base atoms) and drain equity
+/// `e = max(⌊eq⌋ − 2, 0)` (quote atoms, exact equity at `P_exec` floored). `None` when it is
+/// not open or not eligible at `P_exec` (`fill::eligible`): never reduced by a drain.
+pub fn drain_terms(
     pos: &PositionSlot,
     funding_index: i64,
     exec_price: u64,
-    drain_price: u64,
-    level_bps: u64,
-) -> Result<DrainClass, AdlError> {
+) -> Result<Option<(u64, u64)>, AdlError> {
     if !eligible(pos, funding_index, exec_price) {
-        return Ok(DrainClass::Ineligible);
+        return Ok(None);
     }
     let eq_scaled = math::exact_equity_scaled(
         pos.base,
@@ -92,29 +70,59 @@ pub fn drain_class(
         pos.funding_snapshot,
         exec_price,
     )?;
-    let size = pos.base.unsigned_abs();
-    if !above(size, eq_scaled, drain_price, level_bps)? {
-        return Ok(DrainClass::NotAbove);
-    }
     let eq = math::div_floor(eq_scaled, math::BASE_PRECISION)?;
-    let keep = drain_target_size(eq, level_bps, drain_price)?.min(size);
-    let next = level_bps.saturating_add(1);
-    // A position at most `ℓ + 1` may be handed back whole: `R(ℓ + 1)` counts only the
-    // positions above `ℓ + 1`, so the intervals `[R(ℓ + 1), R(ℓ)]` of consecutive levels
-    // meet and every event size has a level.
-    // At the highest level the whole cut may be handed back (a drain to 10,000x leaves
-    // the positions above it as they are once the event is covered).
-    let cut_next = if level_bps < crate::state::MAX_DRAIN_LEVEL_BPS
-        && above(size, eq_scaled, drain_price, next)?
-    {
-        size - drain_target_size(eq, next, drain_price)?.min(size)
-    } else {
-        0
-    };
-    Ok(DrainClass::Above {
-        cut: size - keep,
-        cut_next: cut_next.min(size - keep),
-    })
+    let e = math::to_u64((eq - 2).max(0))?;
+    Ok(Some((pos.base.unsigned_abs(), e)))
+}
+
+/// Whether a position with terms `(s, e)` joins a region whose sums are `S`, `E` for an
+/// event of `Q`: yes while `S < Q`, else when its leverage exceeds the prefix's level,
+/// `s·E > (S − Q)·e` (exact in `u128`: both products are of two `u64`).
+pub fn drain_joins(sum_base: u64, sum_equity: u64, remaining: u64, s: u64, e: u64) -> bool {
+    if sum_base < remaining {
+        return true;
+    }
+    (s as u128) * (sum_equity as u128) > ((sum_base - remaining) as u128) * (e as u128)
+}
+
+/// Whether the last position `(s, e)` of a region with sums `S`, `E` (itself included) leaves
+/// it: it is not above the level of the rest, `s·(E − e) ≤ (S − s − Q)·e` — the negation of
+/// `drain_joins` against the sums without it (never when the rest would not cover `Q`).
+pub fn drain_trims(sum_base: u64, sum_equity: u64, remaining: u64, s: u64, e: u64) -> bool {
+    let (rest_base, rest_equity) = (sum_base - s, sum_equity - e);
+    rest_base >= remaining && !drain_joins(rest_base, rest_equity, remaining, s, e)
+}
+
+/// The level of a region with sums `S`, `E` for an event of `Q` at `P_d`:
+/// `⌊(S − Q)·P_d·1e4 / (E·BASE)⌋` bps, capped at `MAX_DRAIN_LEVEL_BPS` (also when `E = 0` or
+/// the product exceeds 128 bits: the quotient is then above the cap); 0 when `S < Q`.
+/// Rounded down: a lower level cuts more, so the region covers the event.
+pub fn drain_level(sum_base: u64, sum_equity: u64, remaining: u64, price: u64) -> u64 {
+    if sum_base < remaining {
+        return 0;
+    }
+    let num = ((sum_base - remaining) as u128)
+        .checked_mul(price as u128)
+        .and_then(|x| x.checked_mul(math::BPS as u128));
+    let den = (sum_equity as u128) * (math::BASE_PRECISION as u128);
+    match num {
+        Some(n) if den > 0 => (n / den).min(MAX_DRAIN_LEVEL_BPS as u128) as u64,
+        _ => MAX_DRAIN_LEVEL_BPS,
+    }
+}
+
+/// A position's cut at level `ℓ`: `s − min(s, ⌊ℓ·e·BASE/(P_d·1e4)⌋)` base atoms. The kept size
+/// is rounded down (against the owner: its leverage after the fill is at most `ℓ`).
+pub fn drain_cut(s: u64, e: u64, level_bps: u64, price: u64) -> Result<u64, AdlError> {
+    if price == 0 {
+        return Ok(s);
+    }
+    let num = math::mul(
+        math::mul(level_bps as i128, e as i128)?,
+        math::BASE_PRECISION,
+    )?;
+    let keep = math::div_floor(num, math::mul(price as i128, math::BPS)?)?;
+    Ok(s - (keep.min(s as i128) as u64))
 }
 
 /// The reduction of `pos` by `cut` base atoms at `exec_price`: funding settled (rounded up),
@@ -157,92 +165,63 @@ pub fn drain_fill(
     })
 }
 
-/// `R(ℓ)` and `R(ℓ + 1)` over the positions above `ℓ`, and those positions with their cuts
-/// in `by_leverage` order — one pass over the side (keeper, tests; the program measures the
-/// same sums over several transactions).
-#[allow(clippy::type_complexity)]
-pub fn drain_sums<'a>(
+/// A drain's region measured in one pass (keeper, tests, the simulator; the program measures
+/// the same over several transactions).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DrainRegion {
+    /// `S`: total size of the region, base atoms.
+    pub sum_base: u64,
+    /// `E`: total drain equity of the region, quote atoms.
+    pub sum_equity: u64,
+    /// The level, bps (`drain_level`).
+    pub level_bps: u64,
+    /// The region's positions in `by_leverage` order, with their terms `(slot, s, e)`.
+    pub positions: Vec<(u32, u64, u64)>,
+}
+
+/// Measures the region of a drain of `remaining` base atoms at `drain_price` in one pass over
+/// the side: the eligible part of `by_leverage` from its head, by `drain_joins`.
+pub fn drain_region<'a>(
     by_leverage: &[QueueEntry],
     slot: impl Fn(u32) -> Option<&'a PositionSlot>,
     funding_index: i64,
     exec_price: u64,
     drain_price: u64,
-    level_bps: u64,
-) -> Result<(u128, u128, Vec<(u32, u64, u64)>), AdlError> {
+    remaining: u64,
+) -> Result<DrainRegion, AdlError> {
     let start = ineligible_prefix_end(by_leverage, &slot, funding_index, exec_price);
-    let (mut r, mut r_next, mut set) = (0u128, 0u128, Vec::new());
+    let mut r = DrainRegion::default();
     for e in &by_leverage[start..] {
         let Some(pos) = slot(e.slot()) else { continue };
-        match drain_class(pos, funding_index, exec_price, drain_price, level_bps)? {
-            DrainClass::Ineligible => continue,
-            DrainClass::NotAbove => break,
-            DrainClass::Above { cut, cut_next } => {
-                r += cut as u128;
-                r_next += cut_next as u128;
-                set.push((e.slot(), cut, cut_next));
-            }
+        let Some((s, eq)) = drain_terms(pos, funding_index, exec_price)? else {
+            continue;
+        };
+        if !drain_joins(r.sum_base, r.sum_equity, remaining, s, eq) {
+            break;
         }
+        r.sum_base = math::add_u64(r.sum_base, s)?;
+        r.sum_equity = math::add_u64(r.sum_equity, eq)?;
+        r.positions.push((e.slot(), s, eq));
     }
-    Ok((r, r_next, set))
-}
-
-/// The keeper's side: the level `ℓ*` — the largest with `R(ℓ) ≥ Q` — found by binary search
-/// over levels at `P_exec` (a drain started now measures at `P_exec`). `None` when the side's
-/// eligible size cannot cover `Q` (the keeper then starts the drain at level 0, whose check
-/// fails and hands the event to the ranked walk).
-pub fn find_drain_level<'a>(
-    by_leverage: &[QueueEntry],
-    slot: impl Fn(u32) -> Option<&'a PositionSlot> + Copy,
-    funding_index: i64,
-    exec_price: u64,
-    remaining: u64,
-) -> Option<u64> {
-    let reduction = |level: u64| -> Option<u128> {
-        drain_sums(
-            by_leverage,
-            slot,
-            funding_index,
-            exec_price,
-            exec_price,
-            level,
-        )
-        .ok()
-        .map(|s| s.0)
-    };
-    if reduction(0)? < remaining as u128 {
-        return None;
-    }
-    // R is non-increasing in the level: find the largest level with R(level) ≥ Q.
-    let (mut lo, mut hi) = (0u64, crate::state::MAX_DRAIN_LEVEL_BPS);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if reduction(mid)? >= remaining as u128 {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+    // The tail trimmed as the program trims it (nothing leaves on a side measured in one
+    // pass, up to the rounding of `e` between neighbours).
+    while let Some(&(_, s, eq)) = r.positions.last() {
+        if !drain_trims(r.sum_base, r.sum_equity, remaining, s, eq) {
+            break;
         }
+        r.sum_base -= s;
+        r.sum_equity -= eq;
+        r.positions.pop();
     }
-    Some(lo)
+    r.level_bps = drain_level(r.sum_base, r.sum_equity, remaining, drain_price);
+    Ok(r)
 }
 
-/// Why a drain level does not fit the event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DrainError {
-    /// `R(ℓ) ≥ Q > R(ℓ+1)` does not hold.
-    WrongLevel,
-    Overflow,
-}
-
-impl From<AdlError> for DrainError {
-    fn from(_: AdlError) -> Self {
-        DrainError::Overflow
-    }
-}
-
-/// The single-transaction optimum of a drain to `level_bps` on the state given: each
-/// position above the level cut to it, the overshoot handed back from the least leveraged
-/// first. Returns `(slot, cut)` in `by_leverage` order (cuts of zero included). This is the
-/// definition the multi-transaction drain is tested against.
+/// The single-transaction drain of `remaining` base atoms on the state given: the region and
+/// its level (`drain_region`), then each position cut to the level from the head, each cut
+/// capped by what is still needed. Returns the level and `(slot, cut)` for every position of
+/// the region in `by_leverage` order (cuts of zero included). This is the definition the
+/// multi-transaction drain is tested against.
 pub fn drain_optimum<'a>(
     by_leverage: &[QueueEntry],
     slot: impl Fn(u32) -> Option<&'a PositionSlot>,
@@ -250,25 +229,21 @@ pub fn drain_optimum<'a>(
     exec_price: u64,
     drain_price: u64,
     remaining: u64,
-    level_bps: u64,
-) -> Result<Vec<(u32, u64)>, DrainError> {
-    let (r, r_next, set) = drain_sums(
+) -> Result<(u64, Vec<(u32, u64)>), AdlError> {
+    let r = drain_region(
         by_leverage,
         slot,
         funding_index,
         exec_price,
         drain_price,
-        level_bps,
+        remaining,
     )?;
-    if r < remaining as u128 || r_next >= remaining as u128 {
-        return Err(DrainError::WrongLevel);
+    let mut left = remaining;
+    let mut out = Vec::with_capacity(r.positions.len());
+    for &(s, size, e) in &r.positions {
+        let cut = drain_cut(size, e, r.level_bps, drain_price)?.min(left);
+        left -= cut;
+        out.push((s, cut));
     }
-    let mut overshoot = (r - remaining as u128) as u64;
-    let mut out = vec![(0u32, 0u64); set.len()];
-    for (i, &(s, cut, cut_next)) in set.iter().enumerate().rev() {
-        let back = overshoot.min(cut - cut_next);
-        overshoot -= back;
-        out[i] = (s, cut - back);
-    }
-    Ok(out)
+    Ok((r.level_bps, out))
 }

@@ -262,11 +262,14 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
 
-    /// The keeper's drain level is the largest whose reduction covers the event; the
-    /// optimum's cuts sum to the event's size; no reduced position is left above ℓ* + 1 bps
-    /// (the hand-back of the overshoot), none is left without equity, and no eligible
-    /// untouched one was above ℓ*; ℓ* ± 1 do not fit. Leverage and eligibility are checked
-    /// here by exact cross-multiplication, independently of `adl::drain`.
+    /// The drain's region and level, checked independently of `adl::drain` by exact
+    /// cross-multiplication: the level is the largest whose linear reduction over the region
+    /// covers the event, `(S − Q)·P·1e4 ≥ ℓ·E·BASE > (S − Q)·P·1e4 − E·BASE`; every position
+    /// of the region is above it and every eligible one outside is at most the region's
+    /// level up to the rounding of its drain equity; the cuts, applied from the head, sum to
+    /// the event's size (or close every eligible position when the side is smaller); every
+    /// position given its full cut is left at most `ℓ` with non-negative equity; the
+    /// overshoot kept by the tail is below `k + E·BASE/(P·1e4) + 1`.
     #[test]
     fn drain_levels_are_exact(
         specs in prop::collection::vec(spec(), 1..30),
@@ -280,53 +283,79 @@ proptest! {
         let (lev, _) = arrays(&slots, side);
         let remaining = remaining_tenths * 100_000_000;
         let get = |s: u32| slots.get(s as usize);
-        // Exact equity ×BASE (funding index 0) and "leverage above ℓ" at `price`.
+        let p128 = price as i128;
+        // Exact equity ×BASE (funding index 0), and the drain equity e = max(⌊eq⌋ − 2, 0).
         let eq_scaled = |p: &PositionSlot| {
-            p.margin as i128 * BASE + p.base as i128 * price as i128 - p.cost_basis as i128 * BASE
+            p.margin as i128 * BASE + p.base as i128 * p128 - p.cost_basis as i128 * BASE
         };
-        // Notional ×1e4 against ℓ × equity, both ×BASE: |q|·P·1e4 > ℓ·eq·BASE.
-        let above = |q: i64, e: i128, l: u64| {
-            (q.unsigned_abs() as i128) * (price as i128) * 10_000 > (l as i128) * e
-        };
+        let e_of = |p: &PositionSlot| (eq_scaled(p).div_euclid(BASE) - 2).max(0);
         let eligible: Vec<(u32, &PositionSlot)> = slots
             .iter()
             .enumerate()
             .filter(|(_, p)| p.side() == side && eq_scaled(p) >= BASE)
             .map(|(i, p)| (i as u32, p))
             .collect();
-        let Some(level) = find_drain_level(&lev, get, 0, price, remaining) else {
-            // Only when the eligible size cannot cover the event.
-            let total: u64 = eligible.iter().map(|(_, p)| p.base.unsigned_abs()).sum();
-            prop_assert!(total < remaining);
+        let (level, cuts) = drain_optimum(&lev, get, 0, price, price, remaining).unwrap();
+        let q = remaining as i128;
+        let s_sum: i128 = cuts.iter().map(|c| slots[c.0 as usize].base.unsigned_abs() as i128).sum();
+        let e_sum: i128 = cuts.iter().map(|c| e_of(&slots[c.0 as usize])).sum();
+        let total: i128 = eligible.iter().map(|(_, p)| p.base.unsigned_abs() as i128).sum();
+        if s_sum < q {
+            // The side cannot cover the event: every eligible position is closed.
+            prop_assert_eq!(s_sum, total);
+            prop_assert_eq!(level, 0);
+            for &(s, cut) in &cuts {
+                prop_assert_eq!(cut, slots[s as usize].base.unsigned_abs());
+            }
             return Ok(());
-        };
-        let cuts = drain_optimum(&lev, get, 0, price, price, remaining, level).unwrap();
-        prop_assert_eq!(cuts.iter().map(|c| c.1).sum::<u64>(), remaining);
+        }
+        prop_assert_eq!(cuts.iter().map(|c| c.1 as i128).sum::<i128>(), q);
+        let num = (s_sum - q) * p128 * 10_000;
+        let l = level as i128;
+        if level < crate::state::MAX_DRAIN_LEVEL_BPS {
+            prop_assert!(l * e_sum * BASE <= num && num < (l + 1) * e_sum * BASE,
+                "level {} is not the largest covering one", level);
+        }
+        let mut full_cuts = 0i128;
+        let mut capped = false;
         for &(s, cut) in &cuts {
             let p = slots[s as usize];
-            prop_assert!(above(p.base, eq_scaled(&p), level), "slot {} listed but not above", s);
+            let size = p.base.unsigned_abs() as i128;
+            let e = e_of(&p);
+            // In the region: above the level in drain-equity terms.
+            prop_assert!(size * p128 * 10_000 > l * e * BASE, "slot {} in the region but not above", s);
+            let keep = (l * e * BASE).div_euclid(p128 * 10_000).min(size);
+            let full = size - keep;
+            full_cuts += full;
+            // Head first: full cuts until the event is used up, then nothing.
+            if capped {
+                prop_assert_eq!(cut, 0);
+            } else if (cut as i128) < full {
+                capped = true;
+            } else {
+                prop_assert_eq!(cut as i128, full);
+            }
             if cut == 0 {
                 continue;
             }
             let f = drain_fill(s, &p, 0, price, cut).unwrap();
-            let e = f.after.margin as i128 * BASE + f.after.base as i128 * price as i128
+            let eq_after = f.after.margin as i128 * BASE + f.after.base as i128 * p128
                 - f.after.cost_basis as i128 * BASE;
-            prop_assert!(e >= 0, "slot {} left with negative equity", s);
-            if f.after.base != 0 && level < crate::state::MAX_DRAIN_LEVEL_BPS {
-                prop_assert!(e > 0 && !above(f.after.base, e, level + 1),
-                    "slot {} left above {} bps", s, level + 1);
+            prop_assert!(eq_after >= 0, "slot {} left with negative equity", s);
+            if cut as i128 == full && f.after.base != 0 {
+                prop_assert!((f.after.base.unsigned_abs() as i128) * p128 * 10_000 <= l * eq_after,
+                    "slot {} left above {} bps", s, level);
             }
         }
+        let k = cuts.len() as i128;
+        prop_assert!((full_cuts - q) * p128 * 10_000 < (k + 1) * p128 * 10_000 + e_sum * BASE,
+            "overshoot {} too large", full_cuts - q);
         for (i, p) in &eligible {
             if !cuts.iter().any(|c| c.0 == *i) {
-                prop_assert!(!above(p.base, eq_scaled(p), level), "slot {} above ℓ* but not drained", i);
+                let size = p.base.unsigned_abs() as i128;
+                prop_assert!(size * e_sum < (s_sum - q) * (e_of(p) + 3),
+                    "slot {} outside the region but above its level", i);
             }
-        }
-        if level < crate::state::MAX_DRAIN_LEVEL_BPS {
-            prop_assert!(drain_optimum(&lev, get, 0, price, price, remaining, level + 1).is_err());
-        }
-        if level > 0 {
-            prop_assert!(drain_optimum(&lev, get, 0, price, price, remaining, level - 1).is_err());
         }
     }
 }

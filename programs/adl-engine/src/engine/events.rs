@@ -242,7 +242,22 @@ impl MarketState<'_> {
     }
 
     /// Ends an event whose size is used up: what rounding left in the escrow goes to the sink.
+    /// A short escrow whose `P_exec` sits at its one-atom floor (`math::adl_exec_price`: its
+    /// cash could not buy back at any positive price) can end a few atoms short; the sink,
+    /// the market's rounding reserve, covers that (never below zero: then the fee pool), so an
+    /// event always ends.
     pub fn close_event(&mut self, ev: &mut AdlEvent) -> Result<()> {
+        let residual = math::sub(ev.escrow_cash as i128, ev.escrow_cost as i128)?;
+        if residual < 0 {
+            let short = math::to_u64(-residual)?;
+            let from_sink = short.min(self.market.rounding_sink);
+            self.market.rounding_sink -= from_sink;
+            self.market.fee_pool = math::to_u64(math::sub(
+                self.market.fee_pool as i128,
+                (short - from_sink) as i128,
+            )?)?;
+            ev.escrow_cash = ev.escrow_cost;
+        }
         let residual = math::sub(ev.escrow_cash as i128, ev.escrow_cost as i128)?;
         self.market.rounding_sink =
             math::add_u64(self.market.rounding_sink, math::to_u64(residual)?)?;

@@ -6,6 +6,8 @@
 //! ranked fills, escrow, funding of escrows), `pro_rata` (obligations and the leverage drain).
 
 mod drain;
+#[cfg(test)]
+mod drain_attack_tests;
 mod events;
 mod liquidation;
 mod pro_rata;
@@ -85,6 +87,9 @@ pub struct MarketState<'a> {
     /// Positions that left an applying drain's region above `ℓ + 1` during this instruction,
     /// as `(event index, slot)`: reduced before the instruction ends (`finish`).
     pub drain_arrivals: Vec<(usize, u32)>,
+    /// Drain reductions taken during this instruction before an owner changed a position
+    /// still ahead in an applying drain's region (`apply_drain_dues`), for its events.
+    pub drain_dues: Vec<(usize, crate::adl::DrainFill)>,
 }
 
 /// What `MarketState::finish` did: the ranked fills and the drain reductions of positions
@@ -395,7 +400,10 @@ impl<'a> MarketState<'a> {
     /// any (each serving closes a position, brings one to a drain's level, or uses up an
     /// event). Returns them for the instruction's events.
     pub fn finish(&mut self) -> Result<Finished> {
-        let mut out = Finished::default();
+        let mut out = Finished {
+            drains: core::mem::take(&mut self.drain_dues),
+            ..Finished::default()
+        };
         loop {
             let fills = self.serve_arrivals()?;
             let drains = self.serve_drain_arrivals()?;

@@ -10,7 +10,14 @@ impl MarketState<'_> {
     /// Applies the pending pro-rata obligations of a user's slot in this market, if any.
     pub fn apply_user_obligations(&mut self, user: &UserAccount) -> Result<()> {
         match user.position_slot(&self.key) {
-            Some(slot) => self.apply_obligations(slot),
+            Some(slot) => {
+                self.apply_obligations(slot)?;
+                // A position still ahead in an applying drain's region takes its cut before
+                // its owner changes it (docs/adl.md, "Leverage drain").
+                let dues = self.apply_drain_dues(slot)?;
+                self.drain_dues.extend(dues);
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -65,7 +65,10 @@ fn active_event(market: &Market, index: u8, id: u64) -> Result<(usize, AdlEvent)
     Ok((i, ev))
 }
 
-/// Applies the pro-rata obligations of the listed slots (any order, each at most once).
+/// Applies the pro-rata obligations of the listed slots (any order, each at most once). A
+/// listed slot that no longer owes (someone applied it first, or its owner acted) is passed
+/// over, so a front-runner cannot void a keeper's batch by applying one of its slots; a
+/// transaction that applies none fails (`ObligationNotPending`) and changes nothing.
 pub fn handle_apply_pro_rata(
     ctx: Context<AdlEventCrank>,
     event_index: u8,
@@ -87,22 +90,24 @@ pub fn handle_apply_pro_rata(
     let book = a.book.to_account_info();
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
-    with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
+    let applied = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
+        let mut applied = 0u32;
         for &slot in &slots {
             let e = st.market.adl_events[index];
-            require!(
-                obligation_pending(&e, st.book.slot(slot)?),
-                AdlError::ObligationNotPending
-            );
+            if !obligation_pending(&e, st.book.slot(slot)?) {
+                continue;
+            }
             st.apply_obligations(slot)?;
+            applied += 1;
         }
-        Ok(())
+        require!(applied > 0, AdlError::ObligationNotPending);
+        Ok(applied)
     })?;
     let ev = market.adl_events[index];
     emit!(ProRataApplied {
         market: market_key,
         event_id,
-        slots: slots.len() as u32,
+        slots: applied,
         base_remaining: ev.base_remaining,
         pending: ev.pending,
     });
@@ -154,34 +159,34 @@ pub fn handle_adl_switch_to_pro_rata(
     Ok(())
 }
 
-/// Leverage drain, first transaction: the keeper supplies the level `ℓ` (bps of leverage at
-/// the event's current `P_exec`, found off-chain by `adl::find_drain_level`); the drain then
-/// measures and applies over `adl_drain_step` transactions, each bounded
-/// (`state::AdlDrain`, docs/adl.md "Leverage drain"). Permissionless; one drain at a time.
+/// Leverage drain, first transaction: starts measuring the event's drain at its current
+/// `P_exec`; the program finds the region and the level itself (water-filling from the most
+/// leveraged counterparty) and then reduces the region over `adl_drain_step` transactions,
+/// each bounded (`state::AdlDrain`, docs/adl.md "Leverage drain"). Permissionless; one drain
+/// of an event at a time.
 pub fn handle_adl_drain_begin(
     ctx: Context<AdlEventCrank>,
     event_index: u8,
     event_id: u64,
-    level_bps: u64,
 ) -> Result<()> {
-    drain_tx(ctx, event_index, event_id, Some(level_bps))
+    drain_tx(ctx, event_index, event_id, true)
 }
 
-/// Leverage drain, next transaction: measures up to `ADL_WALK_CAP` entries (checking the
-/// level in O(1) when the region ends) or reduces up to `ADL_DRAIN_BATCH` positions.
+/// Leverage drain, next transaction: measures up to `ADL_DRAIN_READ_CAP` entries (fixing the
+/// level where the region ends) or reduces up to `ADL_DRAIN_BATCH` positions.
 pub fn handle_adl_drain_step(
     ctx: Context<AdlEventCrank>,
     event_index: u8,
     event_id: u64,
 ) -> Result<()> {
-    drain_tx(ctx, event_index, event_id, None)
+    drain_tx(ctx, event_index, event_id, false)
 }
 
 fn drain_tx(
     ctx: Context<AdlEventCrank>,
     event_index: u8,
     event_id: u64,
-    begin: Option<u64>,
+    begin: bool,
 ) -> Result<()> {
     let a = &ctx.accounts;
     a.exchange.check_not_paused(PauseBit::AutoDeleverage)?;
@@ -199,12 +204,11 @@ fn drain_tx(
     let lq = a.long_queue.to_account_info();
     let sq = a.short_queue.to_account_info();
     let step = with_market_state(market_key, &mut market, &book, &lq, &sq, |st| {
-        Ok(match begin {
-            Some(level) => {
-                st.drain_begin(index, level)?;
-                crate::engine::DrainStep::default()
-            }
-            None => st.drain_step(index)?,
+        Ok(if begin {
+            st.drain_begin(index)?;
+            crate::engine::DrainStep::default()
+        } else {
+            st.drain_step(index)?
         })
     })?;
     for f in &step.fills {
@@ -221,7 +225,7 @@ fn drain_tx(
     emit!(AdlDrained {
         market: market_key,
         event_id,
-        level_bps: begin.unwrap_or(d.level_bps),
+        level_bps: d.level_bps,
         phase: d.phase,
         measured: step.measured,
         positions: step.fills.len() as u32,

@@ -93,6 +93,7 @@ pub fn with_market_state<'info, R>(
         payouts_paused: false,
         arrivals: Vec::new(),
         drain_arrivals: Vec::new(),
+        drain_dues: Vec::new(),
     };
     let r = f(&mut st)?;
     // Positions that became next in a ranked ADL event's rank during the instruction are

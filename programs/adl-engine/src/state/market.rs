@@ -228,65 +228,86 @@ impl AdlWalk {
     }
 }
 
-/// `AdlDrain::phase`: no drain in progress (the keeper starts one with `adl_drain_begin`).
+/// `AdlDrain::phase`: no drain in progress (anyone starts one with `adl_drain_begin`).
 pub const DRAIN_IDLE: u8 = 0;
-/// `AdlDrain::phase`: measuring `R(ℓ)` and `R(ℓ+1)` over the positions above the level, from
-/// the head of `by_leverage`, at most `ADL_WALK_CAP` entries per transaction.
+/// `AdlDrain::phase`: measuring the region from the head of `by_leverage` (water-filling),
+/// at most `ADL_DRAIN_READ_CAP` entries per transaction.
 pub const DRAIN_MEASURING: u8 = 1;
-/// `AdlDrain::phase`: the level was verified; positions are reduced from the least leveraged
-/// one above the level towards the head, at most `ADL_DRAIN_BATCH` per transaction.
+/// `AdlDrain::phase`: the level is known; the region's positions are reduced from the head,
+/// at most `ADL_DRAIN_BATCH` per transaction.
 pub const DRAIN_APPLYING: u8 = 2;
+/// `AdlDrain::phase`: the forward pass found the region's end; the cursor moves back over
+/// its tail, taking out positions that are not above the level of what remains (they joined
+/// while the region did not yet cover the event, before positions that entered in front of
+/// them raised it), at most `ADL_DRAIN_READ_CAP` entries per transaction.
+pub const DRAIN_TRIMMING: u8 = 3;
 
 /// Highest leverage-drain level, bps (10,000x).
 pub const MAX_DRAIN_LEVEL_BPS: u64 = 100_000_000;
 
-/// Most queue entries one measuring `adl_drain_step` reads: each costs an exact equity, two
-/// leverage tests and two target sizes (about 550 x86-64 instructions against 64 for an entry
-/// the ranked walk passes: docs/BENCHMARKS.md), so the measuring pass reads half what the
-/// ranked walk does per transaction.
+/// Most queue entries one measuring `adl_drain_step` reads: each costs an exact equity and a
+/// 128-bit comparison (about 550 x86-64 instructions against 64 for an entry the ranked walk
+/// passes: docs/BENCHMARKS.md), so the measuring pass reads half what the ranked walk does
+/// per transaction.
 pub const ADL_DRAIN_READ_CAP: usize = 1_024;
 
 /// Most positions one `adl_drain_step` reduces.
 pub const ADL_DRAIN_BATCH: usize = 32;
 
+/// `AdlDrain::flags`: the whole eligible side was measured without covering the event
+/// (`S < Q`): the drain closes every eligible position and the rest continues in rank order.
+pub const DRAIN_SIDE_SHORT: u8 = 1;
+/// `AdlDrain::flags`: the forward pass reached the end of the side.
+pub const DRAIN_REACHED_END: u8 = 2;
+
 /// Progress of a leverage drain split over transactions (`Market::adl_drains`, parallel to
 /// `adl_events`). 64 bytes.
 ///
-/// A drain to level `ℓ` (bps of leverage at `price`, the event's `P_exec` when the drain
-/// began) reduces every eligible position above `ℓ` to `ℓ`, handing the overshoot
-/// `R(ℓ) − Q` back from the least leveraged ones (none above `ℓ + 1`), where
-/// `R(ℓ) = Σ (|q| − keep(ℓ))`. Positions above `ℓ` are exactly a prefix of the eligible part
-/// of `by_leverage` (exact leverage order; equity exact, so funding moves nothing), so:
-/// 1. **measuring**: `cursor` walks from the head; every eligible position above `ℓ` adds its
-///    cuts at `ℓ` and `ℓ + 1` to `r_level` and `r_next`; a position change before the cursor
-///    takes its old cuts out and puts its new ones in. At the first eligible position not
-///    above `ℓ` the claim is checked in O(1): `r_level ≥ Q > r_next`; then
-/// 2. **applying**: `cursor` is the end of the undrained region and moves towards the head;
-///    each position is cut `cut(ℓ) − back`, `back = min(overshoot left, cut(ℓ) − cut(ℓ+1))`
-///    — exactly the single-transaction rule, in the same order.
+/// The program finds the level itself (`adl::drain`): nobody supplies it, so nobody can pick
+/// a wrong one.
+/// 1. **measuring**: `cursor` walks the eligible part of `by_leverage` from the head; each
+///    position that joins the region (`adl::drain_joins`) adds its size and drain equity to
+///    `sum_base` and `sum_equity`; a position change before the cursor takes its old terms
+///    out and puts its new ones in, so the sums are always those of the prefix before the
+///    cursor. At the first position that does not join (or the end of the side) the pass
+///    turns back (**trimming**): positions at the tail that are not above the level of the
+///    rest (`!adl::drain_joins` against the sums without them) leave the sums — they joined
+///    while the sums did not yet cover the event, before positions entering in front of them
+///    raised the level. Where the tail stays, the level is fixed (`adl::drain_level`) and the
+///    region is `[start, cursor)`; then
+/// 2. **applying**: `cursor` walks the region again from its start to `end`, cutting each
+///    position to the level (capped by what the event still needs). A position that its
+///    owner changes while still ahead in the region is cut first (`apply_user_drains`); one
+///    that moves in front of the cursor while above the level is cut before the instruction
+///    ends (`serve_drain_arrivals`). If the region is used up with size left (positions
+///    reduced by other events or liquidated meanwhile), the drain measures again.
 #[zero_copy]
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct AdlDrain {
-    /// The level `ℓ`, bps of leverage.
+    /// The level `ℓ`, bps of leverage (set when measuring ends).
     pub level_bps: u64,
     /// Price at which leverage and target sizes are measured: `P_exec` when the drain began
     /// (funding moves `P_exec` afterwards; the fills execute at the current `P_exec`).
     pub price: u64,
-    /// `R(ℓ)` over the positions measured so far, base atoms.
-    pub r_level: u64,
-    /// `R(ℓ + 1)` over the same positions, base atoms.
-    pub r_next: u64,
-    /// Applying: the overshoot `R(ℓ) − Q` still to hand back, base atoms.
-    pub overshoot: u64,
-    /// Measuring: index of the next `by_leverage` entry to read. Applying: end of the region
-    /// of positions still to reduce. Kept on its entry by every queue change.
+    /// Measuring: `S`, total size of the region so far, base atoms.
+    pub sum_base: u64,
+    /// Measuring: `E`, total drain equity of the region so far, quote atoms.
+    pub sum_equity: u64,
+    /// Measuring: index of the next `by_leverage` entry to read. Applying: index of the next
+    /// position of the region to reduce. Kept on its entry by every queue change.
     pub cursor: u32,
-    /// Positions measured above the level.
+    /// Applying: end of the region (exclusive). Kept on its entry by every queue change.
+    pub end: u32,
+    /// Positions in the region (measured so far, or in all when applying).
     pub measured: u32,
+    /// Measuring passes this event's drain has begun (a pass measures again only after the
+    /// region was used up by changes the drain does not control).
+    pub passes: u16,
     /// `DRAIN_*`.
     pub phase: u8,
-    pub padding: [u8; 7],
-    pub reserved: [u64; 1],
+    /// `DRAIN_SIDE_SHORT`, `DRAIN_REACHED_END`.
+    pub flags: u8,
+    pub reserved: [u64; 2],
 }
 
 const _: () = assert!(size_of::<AdlDrain>() == 64);

@@ -125,8 +125,16 @@ pub fn load_pyth(
     Ok(update.price_message)
 }
 
+/// How far in the future a Pyth `publish_time` may lie and still count as age 0, seconds. The
+/// cluster clock trails wall time by a second or more, so a genuine update posted at once can
+/// carry a publish time after it; refusing it (as before) made liquidation, `flag_bankrupt`
+/// and `start_adl` fail with `StaleOracle` until the clock caught up — and anyone can post such
+/// an update to a sponsored feed. Further in the future is refused (`StaleOracle`).
+pub const PYTH_MAX_FUTURE_SECS: i64 = 10;
+
 /// The one place a Pyth price is judged: `load_pyth`, then age (`publish_time` no older than
-/// `max_age_secs` before `now_unix`, and not in the future: `StaleOracle`), the conversion
+/// `max_age_secs` before `now_unix`; up to `PYTH_MAX_FUTURE_SECS` after it counts as age 0,
+/// further is refused: `StaleOracle`), the conversion
 /// (`pyth_to_price_atoms`), and the confidence (`OracleConfidenceTooWide`).
 pub fn checked_pyth_price(
     info: &AccountInfo,
@@ -148,7 +156,7 @@ pub fn check_pyth_message(
 ) -> Result<PythPrice> {
     let age = (now_unix as i128) - (m.publish_time as i128);
     require!(
-        age >= 0 && age <= max_age_secs as i128,
+        age >= -(PYTH_MAX_FUTURE_SECS as i128) && age <= max_age_secs as i128,
         AdlError::StaleOracle
     );
     let (price, confidence) = pyth_to_price_atoms(m.price, m.conf, m.exponent)?;

@@ -217,8 +217,13 @@ fn documented_offsets() {
     assert_eq!(offset_of!(AdlEvent, walk_flags), 115);
     assert_eq!(offset_of!(AdlEvent, funding_prepaid), 156);
     assert_eq!(offset_of!(AdlDrain, level_bps), 0);
-    assert_eq!(offset_of!(AdlDrain, cursor), 40);
-    assert_eq!(offset_of!(AdlDrain, phase), 48);
+    assert_eq!(offset_of!(AdlDrain, sum_base), 16);
+    assert_eq!(offset_of!(AdlDrain, sum_equity), 24);
+    assert_eq!(offset_of!(AdlDrain, cursor), 32);
+    assert_eq!(offset_of!(AdlDrain, end), 36);
+    assert_eq!(offset_of!(AdlDrain, passes), 44);
+    assert_eq!(offset_of!(AdlDrain, phase), 46);
+    assert_eq!(offset_of!(AdlDrain, flags), 47);
     assert_eq!(d + offset_of!(Market, mark_price), 1632);
     assert_eq!(d + offset_of!(Market, touch_seq), 1640);
     assert_eq!(d + offset_of!(Market, premium_bps), 1648);
