@@ -10,10 +10,12 @@
 //! - pro-rata bookkeeping (each event's `pending` is the number of slots that owe it);
 //! - every ranked event's progress: no position ranked ahead of a cursor is takeable in its
 //!   tier, and none anywhere in a tier that is done;
-//! - every drain's progress: while measuring, its sums equal a recount over the positions
-//!   before its cursor; while applying, no position after its region is above `ℓ + 1`;
+//! - every drain's progress: while measuring or trimming, its sums equal a recount over the
+//!   positions before its cursor; while applying, nothing in front of its cursor has more
+//!   cut left than one fill's rounding;
 //! - `P_exec` moved by exactly the funding applied since the event started, and each escrow's
-//!   exact equity at `P_exec` is at least minus its carried funding over-payment;
+//!   exact equity at `P_exec` is at least minus its carried funding over-payment and never
+//!   below its start;
 //! - every ranked fill — the keeper's and those an instruction makes for a position that
 //!   arrived ahead of a cursor — is the definition's next counterparty at that moment
 //!   (brute force over the whole side, exact rational arithmetic);

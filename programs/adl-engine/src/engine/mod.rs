@@ -84,8 +84,9 @@ pub struct MarketState<'a> {
     /// instruction, as `(event index, slot)`: each is next in that event's rank and is filled
     /// before the instruction ends (`finish`), so no cursor ever moves back.
     pub arrivals: Vec<(usize, u32)>,
-    /// Positions that left an applying drain's region above `ℓ + 1` during this instruction,
-    /// as `(event index, slot)`: reduced before the instruction ends (`finish`).
+    /// Positions that moved in front of an applying drain's cursor with a cut to take during
+    /// this instruction, as `(event index, slot)`: reduced before the instruction ends
+    /// (`finish`).
     pub drain_arrivals: Vec<(usize, u32)>,
     /// Drain reductions taken during this instruction before an owner changed a position
     /// still ahead in an applying drain's region (`apply_drain_dues`), for its events.
