@@ -462,21 +462,26 @@ impl MarketState<'_> {
         Ok(())
     }
 
+    /// Whether event `i` is an active drain in its applying phase with size still to take.
+    fn drain_applying(&self, i: usize) -> bool {
+        let ev = self.market.adl_events[i];
+        ev.status == EVENT_ACTIVE
+            && ev.mode == ADL_MODE_LEVERAGE_DRAIN
+            && self.market.adl_drains[i].phase == DRAIN_APPLYING
+            && ev.base_remaining > 0
+    }
+
     /// Reduces the positions that entered an applying drain's region in front of its cursor
     /// with a cut to take (`drains_inserted`), each only if it still has one and still lies
     /// in front of the cursor.
     pub(crate) fn serve_drain_arrivals(&mut self) -> Result<Vec<(usize, DrainFill)>> {
         let mut served = Vec::new();
         while let Some((i, slot)) = self.drain_arrivals.pop() {
-            let ev = self.market.adl_events[i];
-            let d = self.market.adl_drains[i];
-            if ev.status != EVENT_ACTIVE
-                || ev.mode != ADL_MODE_LEVERAGE_DRAIN
-                || d.phase != DRAIN_APPLYING
-                || ev.base_remaining == 0
-            {
+            if !self.drain_applying(i) {
                 continue;
             }
+            let d = self.market.adl_drains[i];
+            let ev = self.market.adl_events[i];
             let pos = *self.book.slot(slot)?;
             if !pos.is_open() || pos.side() == ev.side || self.lev_index(slot)? >= d.cursor as usize
             {
@@ -523,12 +528,7 @@ impl MarketState<'_> {
             }
             let ev = self.market.adl_events[i];
             let d = self.market.adl_drains[i];
-            if ev.status != EVENT_ACTIVE
-                || ev.mode != ADL_MODE_LEVERAGE_DRAIN
-                || d.phase != DRAIN_APPLYING
-                || ev.base_remaining == 0
-                || pos.side() == ev.side
-            {
+            if !self.drain_applying(i) || pos.side() == ev.side {
                 continue;
             }
             let at = self.lev_index(slot)?;
