@@ -25,6 +25,8 @@ pub struct BootstrapPlan {
     pub unstake_cooldown_slots: u64,
     /// Slots after the cooldown during which an unstake request may be executed.
     pub unstake_window_slots: u64,
+    /// Slots over which the insurance fund's earnings vest into the value of shares.
+    pub fee_vest_slots: u64,
     /// Book capacity of each market to create (one entry per market).
     pub market_capacities: Vec<usize>,
     pub params: MarketParamsArgs,
@@ -161,6 +163,7 @@ pub async fn bootstrap<C: Chain>(
                 &exchange,
                 plan.unstake_cooldown_slots,
                 plan.unstake_window_slots,
+                plan.fee_vest_slots,
             )])
             .await?;
         info!(%fund, "created insurance fund");

@@ -154,6 +154,27 @@ pub fn check_solvency(s: &ExchangeSnapshot) -> Result<(), String> {
     Ok(())
 }
 
+/// The insurance fund's earnings still vesting never exceed its balance (a loss larger than
+/// the vested part takes what vests), so the value of shares is never above the fund.
+pub fn check_fund_vesting(s: &ExchangeSnapshot) -> Result<(), String> {
+    if let Some(f) = &s.fund {
+        let locked = f.vesting as u128 + f.unvested_new as u128;
+        if locked > f.balance as u128 {
+            return Err(format!(
+                "fund: {locked} atoms vesting but balance {}",
+                f.balance
+            ));
+        }
+        if f.total_shares == 0 && f.vesting > 0 {
+            return Err(format!(
+                "fund: {} atoms vesting with no shares outstanding",
+                f.vesting
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Invariant 2: long open interest equals short open interest, and both equal the sums of
 /// the book's positions plus the active ADL events' escrowed sizes.
 pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
@@ -365,6 +386,7 @@ pub fn check_pro_rata(m: &MarketSnapshot) -> Result<(), String> {
 pub fn check_all(s: &ExchangeSnapshot) -> Result<(), String> {
     check_conservation(s)?;
     check_solvency(s)?;
+    check_fund_vesting(s)?;
     for m in &s.markets {
         check_open_interest(m)?;
         check_queues(m)?;

@@ -443,6 +443,7 @@ pub fn init_insurance_fund(
     exchange: &Pubkey,
     unstake_cooldown_slots: u64,
     unstake_window_slots: u64,
+    fee_vest_slots: u64,
 ) -> Instruction {
     build(
         acc::InitInsuranceFund {
@@ -454,6 +455,7 @@ pub fn init_insurance_fund(
         ix::InitInsuranceFund {
             unstake_cooldown_slots,
             unstake_window_slots,
+            fee_vest_slots,
         },
     )
 }

@@ -35,6 +35,9 @@ pub const UNSTAKE_COOLDOWN_SLOTS: u64 = 100;
 /// Unstake window of the fixture's insurance fund (after the cooldown), slots.
 pub const UNSTAKE_WINDOW_SLOTS: u64 = 200;
 
+/// Slots over which the fixture's insurance fund's earnings vest into share value.
+pub const FEE_VEST_SLOTS: u64 = 100;
+
 /// Parameters used by the demo and most tests: 10x initial, 20x maintenance.
 pub fn default_params() -> MarketParamsArgs {
     adl_client::bootstrap::default_params()
@@ -118,6 +121,7 @@ impl Fixture {
             &f.exchange,
             UNSTAKE_COOLDOWN_SLOTS,
             UNSTAKE_WINDOW_SLOTS,
+            FEE_VEST_SLOTS,
         );
         f.bank
             .send(&[ix], &[])

@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub liquidation_margin_bps: Option<u64>,
     pub crank_funding: Option<bool>,
     pub claim_payouts: Option<bool>,
+    pub sweep_min_fees: Option<u64>,
     pub listen: Option<String>,
     pub refresh_ms: Option<u64>,
     pub pubsub_url: Option<String>,
@@ -116,6 +117,9 @@ pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, ConfigErro
     }
     if let Some(c) = over.claim_payouts.or(file.claim_payouts) {
         keeper.claim_payouts = c;
+    }
+    if let Some(s) = over.sweep_min_fees.or(file.sweep_min_fees) {
+        keeper.sweep_min_fees = s;
     }
     let listen = over
         .listen

@@ -30,6 +30,10 @@ pub struct KeeperConfig {
     /// Claim ADL payouts into their owners' free collateral (permissionless; owners and
     /// frontends can claim themselves).
     pub claim_payouts: bool,
+    /// Sweep a market's trading fees into the insurance fund once they reach this many
+    /// quote atoms (0: never). Swept fees vest into share value over the fund's
+    /// `fee_vest_slots`, so sweeping often keeps stakers' earnings current.
+    pub sweep_min_fees: u64,
 }
 
 impl KeeperConfig {
@@ -40,6 +44,7 @@ impl KeeperConfig {
             liquidation_margin_bps: 2_500,
             crank_funding: true,
             claim_payouts: true,
+            sweep_min_fees: 1_000_000,
         }
     }
 }
@@ -157,6 +162,7 @@ pub struct TickReport {
     pub drains: usize,
     pub switches: usize,
     pub claims: usize,
+    pub sweeps: usize,
     pub rejected: usize,
     /// Each transaction that went through, in order, with the market it touched.
     pub actions: Vec<(Pubkey, Work)>,
@@ -174,6 +180,7 @@ impl TickReport {
             + self.drains
             + self.switches
             + self.claims
+            + self.sweeps
             > 0
     }
 }
@@ -219,10 +226,12 @@ pub enum Work {
     Claim {
         owner: Pubkey,
     },
+    /// Move the market's fee pool into the insurance fund.
+    Sweep,
 }
 
 /// The next piece of work in one market, in priority order: resolve events, then
-/// bankruptcies and liquidations, then claims and funding.
+/// bankruptcies and liquidations, then claims, funding and fee sweeps.
 fn next_work(
     view: &ExchangeView,
     snap: &MarketSnapshot,
@@ -340,6 +349,9 @@ fn next_work(
     if cfg.crank_funding && view.slot >= m.last_funding_slot + m.params.funding_period_slots {
         return Some(Work::Funding);
     }
+    if cfg.sweep_min_fees > 0 && view.fund.is_some() && m.fee_pool >= cfg.sweep_min_fees {
+        return Some(Work::Sweep);
+    }
     None
 }
 
@@ -419,6 +431,7 @@ pub async fn tick<C: Chain>(
             }
             Work::Switch { index, id } => ix::adl_switch_to_pro_rata(&ex, &m, *index as u8, *id),
             Work::Claim { owner } => ix::claim_adl_payout(&ex, &m, owner),
+            Work::Sweep => ix::sweep_fees(&ex, &m.market),
         };
         match chain.send(&[ix]).await {
             Ok(()) => {
@@ -434,6 +447,7 @@ pub async fn tick<C: Chain>(
                     Work::Drain { .. } => report.drains += 1,
                     Work::Switch { .. } => report.switches += 1,
                     Work::Claim { .. } => report.claims += 1,
+                    Work::Sweep => report.sweeps += 1,
                 }
             }
             Err(e) if is_stale_claim(&e) && stale_retries == 0 => {

@@ -60,6 +60,10 @@ enum Command {
         /// Do not claim ADL payouts (leave them to their owners or frontends).
         #[arg(long)]
         no_claims: bool,
+        /// Sweep a market's fees into the insurance fund once they reach this many quote
+        /// atoms (0: never).
+        #[arg(long, env = "ADL_KEEPER_SWEEP_MIN_FEES")]
+        sweep_min_fees: Option<u64>,
         /// Run one tick and exit.
         #[arg(long)]
         once: bool,
@@ -99,6 +103,10 @@ enum Command {
         /// Insurance unstake window after the cooldown, slots.
         #[arg(long, default_value_t = 9_000)]
         unstake_window_slots: u64,
+        /// Slots over which the insurance fund's earnings (swept fees, liquidation shares)
+        /// vest into the value of shares.
+        #[arg(long, default_value_t = 9_000)]
+        fee_vest_slots: u64,
         /// Pyth feed id (64 hex digits): every market reads this feed.
         #[arg(long)]
         pyth_feed: Option<String>,
@@ -144,6 +152,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             liquidation_margin_bps,
             no_funding,
             no_claims,
+            sweep_min_fees,
             once,
         } => {
             let s = settings(
@@ -157,6 +166,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     liquidation_margin_bps,
                     crank_funding: no_funding.then_some(false),
                     claim_payouts: no_claims.then_some(false),
+                    sweep_min_fees,
                     ..FileConfig::default()
                 },
             )?;
@@ -195,6 +205,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             capacities,
             unstake_cooldown_slots,
             unstake_window_slots,
+            fee_vest_slots,
             pyth_feed,
             pyth_account,
             pyth_max_age_secs,
@@ -233,6 +244,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 oracle_price,
                 unstake_cooldown_slots,
                 unstake_window_slots,
+                fee_vest_slots,
                 market_capacities: capacities,
                 params: adl_client::bootstrap::default_params(),
                 pyth: match pyth_feed {

@@ -370,6 +370,7 @@ pub async fn bootstrap(
         oracle_price,
         unstake_cooldown_slots: 9_000,
         unstake_window_slots: 9_000,
+        fee_vest_slots: 9_000,
         market_capacities: capacities.to_vec(),
         params: default_params(),
         pyth: None,

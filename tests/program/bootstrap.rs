@@ -31,6 +31,7 @@ async fn bootstrap_creates_an_exchange_and_is_idempotent() {
         oracle_price: price(250),
         unstake_cooldown_slots: 9_000,
         unstake_window_slots: 9_000,
+        fee_vest_slots: 9_000,
         market_capacities: vec![128, 1_024],
         params: default_params(),
         pyth: None,
@@ -124,6 +125,7 @@ async fn bootstrap_points_markets_at_a_pyth_account() {
         oracle_price: price(250),
         unstake_cooldown_slots: 9_000,
         unstake_window_slots: 9_000,
+        fee_vest_slots: 9_000,
         market_capacities: vec![128],
         params: default_params(),
         pyth: Some(PythSource {

@@ -39,7 +39,12 @@ async fn nothing_initializes_twice() {
     // Exchange, fund, user: the address is in use (the system program's
     // AccountAlreadyInUse inside Anchor's `init`).
     rejected_unchanged(&mut f, &[ix::init_exchange(&admin, &mint)], &[]).await;
-    rejected_unchanged(&mut f, &[ix::init_insurance_fund(&admin, &ex, 1, 1)], &[]).await;
+    rejected_unchanged(
+        &mut f,
+        &[ix::init_insurance_fund(&admin, &ex, 1, 1, 1)],
+        &[],
+    )
+    .await;
     let ka = f.users[a].kp.insecure_clone();
     rejected_unchanged(&mut f, &[ix::create_user(&ka.pubkey(), &ex)], &[&ka]).await;
     // A market on a book and queues that already belong to a market: Anchor's `zero`

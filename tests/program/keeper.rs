@@ -282,3 +282,52 @@ async fn queue_command_prints_both_sides() {
         .unwrap_err();
     assert_eq!(err.to_string(), "the exchange has no market 3");
 }
+
+#[tokio::test]
+async fn keeper_sweeps_fees_once_they_reach_its_threshold() {
+    // Fees left in a market's pool are what a staker could snipe; the keeper sweeps them so
+    // they start vesting. 10.0 at 100 pays 0.7 USDC of fees: under the 1 USDC default, no
+    // sweep; 20.0 more (1.4 USDC) passes it and one transaction sweeps all 2.1 USDC.
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    let keeper = f.add_user(1_000 * USDC, 0).await;
+    let a = f.add_user(10_000 * USDC, 5_000 * USDC).await;
+    let b = f.add_user(10_000 * USDC, 5_000 * USDC).await;
+    let staker = f.add_user(1_000 * USDC, 0).await;
+    f.stake(staker, 100 * USDC).await.unwrap();
+    f.trade(0, a, b, 10 * BASE, price(100), 500 * USDC, 500 * USDC)
+        .await
+        .unwrap();
+    let mut cfg = KeeperConfig::new(f.exchange);
+    cfg.crank_funding = false;
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = BankChain::new(&mut f, kp);
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    assert_eq!(r.sweeps, 0, "{r:?}");
+    {
+        let mut g = chain.fixture().await;
+        assert_eq!(g.market_snapshot(0).await.market.fee_pool, 700_000);
+        g.trade(0, a, b, 20 * BASE, price(100), 1_000 * USDC, 1_000 * USDC)
+            .await
+            .unwrap();
+    }
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    assert_eq!(r.sweeps, 1, "{r:?}");
+    let mut g = chain.fixture().await;
+    check(&mut g).await;
+    assert_eq!(g.market_snapshot(0).await.market.fee_pool, 0);
+    let fund = g.fund().await;
+    assert_eq!(fund.balance, 100 * USDC + 2_100_000);
+    assert_eq!((fund.vesting, fund.unvested_new), (2_100_000, 0));
+    drop(g);
+    // With sweeping off, the keeper leaves the pool alone.
+    {
+        let mut g = chain.fixture().await;
+        g.trade(0, a, b, -30 * BASE, price(100), 0, 0)
+            .await
+            .unwrap();
+    }
+    cfg.sweep_min_fees = 0;
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    assert_eq!(r.sweeps, 0, "{r:?}");
+}

@@ -421,6 +421,10 @@ export interface InsuranceFund {
   bump: number;
   padding: number[];
   unstake_window_slots: bigint;
+  fee_vest_slots: bigint;
+  vesting: bigint;
+  vest_slot: bigint;
+  unvested_new: bigint;
   reserved: bigint[];
 }
 
@@ -438,7 +442,11 @@ export function decodeInsuranceFund(v: DataView, o: number): InsuranceFund {
     bump: ((v: DataView, o: number) => v.getUint8(o))(v, o + 80),
     padding: ((v: DataView, o: number) => readArray(v, o, 7, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 81),
     unstake_window_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 88),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 15, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 96),
+    fee_vest_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 96),
+    vesting: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 104),
+    vest_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 112),
+    unvested_new: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 120),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 11, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 128),
   };
 }
 
@@ -446,15 +454,17 @@ export interface InsuranceFundInitialized {
   fund: string;
   unstake_cooldown_slots: bigint;
   unstake_window_slots: bigint;
+  fee_vest_slots: bigint;
 }
 
-export const INSURANCEFUNDINITIALIZED_SIZE = 48;
+export const INSURANCEFUNDINITIALIZED_SIZE = 56;
 
 export function decodeInsuranceFundInitialized(v: DataView, o: number): InsuranceFundInitialized {
   return {
     fund: ((v: DataView, o: number) => readPubkey(v, o))(v, o + 0),
     unstake_cooldown_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 32),
     unstake_window_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 40),
+    fee_vest_slots: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 48),
   };
 }
 

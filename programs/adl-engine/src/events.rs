@@ -100,6 +100,7 @@ pub struct InsuranceFundInitialized {
     pub fund: Pubkey,
     pub unstake_cooldown_slots: u64,
     pub unstake_window_slots: u64,
+    pub fee_vest_slots: u64,
 }
 
 #[event]

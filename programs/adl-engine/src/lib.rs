@@ -97,8 +97,14 @@ pub mod adl_engine {
         ctx: Context<InitInsuranceFund>,
         unstake_cooldown_slots: u64,
         unstake_window_slots: u64,
+        fee_vest_slots: u64,
     ) -> Result<()> {
-        handle_init_insurance_fund(ctx, unstake_cooldown_slots, unstake_window_slots)
+        handle_init_insurance_fund(
+            ctx,
+            unstake_cooldown_slots,
+            unstake_window_slots,
+            fee_vest_slots,
+        )
     }
 
     pub fn if_create_stake(ctx: Context<CreateStake>) -> Result<()> {

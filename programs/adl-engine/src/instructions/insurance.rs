@@ -5,7 +5,6 @@ use anchor_spl::token::{self, Token, TokenAccount, Transfer};
 
 use crate::error::AdlError;
 use crate::events::*;
-use crate::math;
 use crate::state::*;
 
 #[derive(Accounts)]
@@ -29,17 +28,24 @@ pub fn handle_init_insurance_fund(
     ctx: Context<InitInsuranceFund>,
     unstake_cooldown_slots: u64,
     unstake_window_slots: u64,
+    fee_vest_slots: u64,
 ) -> Result<()> {
-    require!(unstake_window_slots > 0, AdlError::ZeroAmount);
+    require!(
+        unstake_window_slots > 0 && fee_vest_slots > 0,
+        AdlError::ZeroAmount
+    );
     let mut f = ctx.accounts.fund.load_init()?;
     f.exchange = ctx.accounts.exchange.key();
     f.unstake_cooldown_slots = unstake_cooldown_slots;
     f.unstake_window_slots = unstake_window_slots;
+    f.fee_vest_slots = fee_vest_slots;
+    f.vest_slot = Clock::get()?.slot;
     f.bump = ctx.bumps.fund;
     emit!(InsuranceFundInitialized {
         fund: ctx.accounts.fund.key(),
         unstake_cooldown_slots,
         unstake_window_slots,
+        fee_vest_slots,
     });
     Ok(())
 }
@@ -118,17 +124,12 @@ pub fn handle_if_stake(ctx: Context<StakeOp>, amount: u64) -> Result<()> {
     let a = ctx.accounts;
     a.exchange.check_not_paused(PauseBit::Stake)?;
     require!(amount > 0, AdlError::ZeroAmount);
+    let now = Clock::get()?.slot;
     let (shares, fund_key) = {
         let mut f = a.fund.load_mut()?;
         a.validate(&f)?;
-        a.stake.sync_epoch(&f);
-        let shares = math::shares_for_stake(amount, f.total_shares, f.balance)?;
-        require!(shares > 0, AdlError::ZeroAmount);
-        f.balance = math::add_u64(f.balance, amount)?;
-        f.total_shares = math::add_u64(f.total_shares, shares)?;
-        (shares, a.fund.key())
+        (f.stake(&mut a.stake, amount, now)?, a.fund.key())
     };
-    a.stake.shares = math::add_u64(a.stake.shares, shares)?;
     token::transfer(
         CpiContext::new(
             a.token_program.key(),
@@ -155,13 +156,8 @@ pub fn handle_if_request_unstake(ctx: Context<StakeOp>, shares: u64) -> Result<(
     require!(shares > 0, AdlError::ZeroAmount);
     let f = a.fund.load()?;
     a.validate(&f)?;
-    a.stake.sync_epoch(&f);
-    require!(a.stake.pending_shares == 0, AdlError::UnstakeAlreadyPending);
-    require!(shares <= a.stake.shares, AdlError::InsufficientShares);
-    let value = math::shares_value(shares, f.total_shares, f.balance)?;
-    a.stake.pending_shares = shares;
-    a.stake.pending_value = value;
-    a.stake.request_slot = Clock::get()?.slot;
+    let now = Clock::get()?.slot;
+    let value = f.request_unstake(&mut a.stake, shares, now)?;
     emit!(UnstakeRequested {
         staker: a.staker.key(),
         shares,
@@ -186,7 +182,8 @@ pub fn handle_if_cancel_unstake(ctx: Context<StakeOp>) -> Result<()> {
     Ok(())
 }
 
-/// Pays `min(value at request, value now)` of the requested shares after the cooldown and
+/// Pays `min(value at request, value now)` (values on the vested balance,
+/// `InsuranceFund::exit_balance`) of the requested shares after the cooldown and
 /// within the window that follows it (a request is not a standing option on future losses);
 /// the difference stays with the remaining stakers. Waits while a loss is visible: every
 /// market of the exchange is passed as a remaining account, and none may hold a position
@@ -203,28 +200,8 @@ pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
     let (shares, pay) = {
         let mut f = a.fund.load_mut()?;
         a.validate(&f)?;
-        a.stake.sync_epoch(&f);
-        let shares = a.stake.pending_shares;
-        require!(shares > 0, AdlError::NoUnstakePending);
-        let opens = a
-            .stake
-            .request_slot
-            .saturating_add(f.unstake_cooldown_slots);
-        require!(now >= opens, AdlError::UnstakeCooldownActive);
-        require!(
-            now <= opens.saturating_add(f.unstake_window_slots),
-            AdlError::UnstakeWindowExpired
-        );
-        let now_value = math::shares_value(shares, f.total_shares, f.balance)?;
-        let pay = a.stake.pending_value.min(now_value);
-        f.balance = math::sub_u64(f.balance, pay, AdlError::InsufficientInsurance)?;
-        f.total_shares = math::sub_u64(f.total_shares, shares, AdlError::InsufficientShares)?;
-        (shares, pay)
+        f.unstake(&mut a.stake, now)?
     };
-    a.stake.shares = math::sub_u64(a.stake.shares, shares, AdlError::InsufficientShares)?;
-    a.stake.pending_shares = 0;
-    a.stake.pending_value = 0;
-    a.stake.request_slot = 0;
     let admin = a.exchange.admin;
     let seeds: &[&[u8]] = &[Exchange::SEED, admin.as_ref(), &[a.exchange.bump]];
     if pay > 0 {
@@ -293,8 +270,10 @@ pub struct SweepFees<'info> {
     pub fund: AccountLoader<'info, InsuranceFund>,
 }
 
-/// Moves a market's collected trading fees into the insurance fund (permissionless).
+/// Moves a market's collected trading fees into the insurance fund (permissionless); they
+/// vest into the value of shares over `fee_vest_slots` from this slot.
 pub fn handle_sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
+    let now = Clock::get()?.slot;
     let mut m = ctx.accounts.market.load_mut()?;
     let mut f = ctx.accounts.fund.load_mut()?;
     let ex = ctx.accounts.exchange.key();
@@ -306,6 +285,7 @@ pub fn handle_sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
     let amount = m.fee_pool;
     m.fee_pool = 0;
     f.earn(amount)?;
+    f.settle_vesting(now)?;
     emit!(FeesSwept {
         market: ctx.accounts.market.key(),
         amount,

@@ -439,6 +439,30 @@ pub fn shares_value(shares: u64, total_shares: u64, balance: u64) -> MathResult<
     )?)
 }
 
+/// Earnings still vesting at `now` of an amount `vesting` that vests linearly over
+/// `vest_slots` from `since`: `vesting·(L − min(L, now − since))/L`, rounded up when
+/// `round_up` (what a leaving staker may not take) and down otherwise (the remainder carried
+/// into a new schedule, so at least one atom vests per update).
+pub fn vesting_left(
+    vesting: u64,
+    since: u64,
+    vest_slots: u64,
+    now: u64,
+    round_up: bool,
+) -> MathResult<u64> {
+    if vest_slots == 0 {
+        return Ok(0);
+    }
+    let left = vest_slots - now.saturating_sub(since).min(vest_slots);
+    let num = mul(vesting as i128, left as i128)?;
+    let q = if round_up {
+        div_ceil(num, vest_slots as i128)?
+    } else {
+        div_floor(num, vest_slots as i128)?
+    };
+    to_u64(q)
+}
+
 /// Whether the fund's share price has fallen so far (`S > balance·V·WIPE_FACTOR`) that its
 /// shares must be retired (see `WIPE_FACTOR`).
 pub fn shares_wiped(total_shares: u64, balance: u64) -> bool {

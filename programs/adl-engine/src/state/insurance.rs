@@ -9,8 +9,15 @@ use crate::math;
 /// flow — fees, liquidation shares, bankruptcy payments — a bookkeeping entry, with no token
 /// transfer and no extra accounts in liquidations).
 ///
+/// Earnings vest: what the fund earns (swept trading fees, liquidation shares) is part of
+/// `balance` at once — it pays bankruptcies at once — but reaches the value of a share only
+/// linearly over `fee_vest_slots` (`exit_balance`; shares are bought and sold at that value).
+/// A stake made just before a sweep therefore receives only its share of what vests while it
+/// stays at risk (docs/reliability.md, "Staking around fees").
+///
 /// ABI: `exchange` @8, `balance` @40, `total_shares` @48, `unstake_cooldown_slots` @56,
-/// `total_paid` @64, `total_earned` @72, `share_epoch` @80, `unstake_window_slots` @96.
+/// `total_paid` @64, `total_earned` @72, `share_epoch` @80, `unstake_window_slots` @96,
+/// `fee_vest_slots` @104, `vesting` @112, `vest_slot` @120, `unvested_new` @128.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct InsuranceFund {
@@ -34,7 +41,17 @@ pub struct InsuranceFund {
     /// Slots after the cooldown during which a request may be executed; later it has
     /// expired and must be made again (a request is no free option on future losses).
     pub unstake_window_slots: u64,
-    pub reserved: [u64; 15],
+    /// Slots over which an earning vests into the value of shares (> 0).
+    pub fee_vest_slots: u64,
+    /// Earnings still vesting as of `vest_slot`, quote atoms: they vest linearly over
+    /// `fee_vest_slots` from `vest_slot`.
+    pub vesting: u64,
+    /// Slot from which `vesting` vests.
+    pub vest_slot: u64,
+    /// Earned since the last vesting update (`settle_vesting`): none of it has vested yet;
+    /// it starts vesting at the next update (every stake, unstake and sweep makes one).
+    pub unvested_new: u64,
+    pub reserved: [u64; 11],
 }
 
 const _: () = assert!(size_of::<InsuranceFund>() == 216);
@@ -51,21 +68,141 @@ impl InsuranceFund {
     /// Pays `amount` out of the fund (the one place the balance decreases for losses).
     pub fn pay(&mut self, amount: u64) -> Result<()> {
         self.balance = math::sub_u64(self.balance, amount, AdlError::InsufficientInsurance)?;
+        // A loss takes the vested part first (the value of shares falls at once: no staker
+        // can leave ahead of it); only a loss larger than that reaches what is still vesting.
+        let over = (self.vesting + self.unvested_new).saturating_sub(self.balance);
+        let from_new = over.min(self.unvested_new);
+        self.unvested_new -= from_new;
+        self.vesting -= over - from_new;
         self.total_paid = math::add_u64(self.total_paid, amount)?;
         if self.total_shares > 0
             && (self.balance == 0 || math::shares_wiped(self.total_shares, self.balance))
         {
             self.total_shares = 0;
             self.share_epoch = math::add_u64(self.share_epoch, 1)?;
+            // No shares left to vest to: what was vesting is fund capital now.
+            self.vesting = 0;
+            self.unvested_new = 0;
         }
         Ok(())
     }
 
-    /// Receives fees or a liquidation share.
+    /// Receives fees or a liquidation share: part of `balance` at once, vesting into the
+    /// value of shares from the next `settle_vesting`.
     pub fn earn(&mut self, amount: u64) -> Result<()> {
         self.balance = math::add_u64(self.balance, amount)?;
         self.total_earned = math::add_u64(self.total_earned, amount)?;
+        self.unvested_new = math::add_u64(self.unvested_new, amount)?;
         Ok(())
+    }
+
+    /// Earnings not yet vested at `now`, quote atoms, rounded up (against the staker who
+    /// leaves): the vesting remainder plus everything earned since the last update.
+    pub fn locked(&self, now: u64) -> Result<u64> {
+        let v = math::vesting_left(self.vesting, self.vest_slot, self.fee_vest_slots, now, true)?;
+        Ok(math::add_u64(v, self.unvested_new)?)
+    }
+
+    /// What shares are worth at `now`: `balance` less what has not vested (a loss larger
+    /// than the vested part leaves shares worth nothing until more vests).
+    pub fn exit_balance(&self, now: u64) -> Result<u64> {
+        Ok(self.balance.saturating_sub(self.locked(now)?))
+    }
+
+    /// Restarts vesting at `now`: what is left of the schedule (rounded down — at least one
+    /// atom vests per update while any is left, so frequent updates cannot freeze it) plus
+    /// the earnings since the last update vest from `now` over `fee_vest_slots` (at once while
+    /// no shares are outstanding). Earnings
+    /// therefore never vest faster than linearly over `fee_vest_slots` from when they were
+    /// earned, up to one atom per update.
+    pub fn settle_vesting(&mut self, now: u64) -> Result<()> {
+        let left = math::vesting_left(
+            self.vesting,
+            self.vest_slot,
+            self.fee_vest_slots,
+            now,
+            false,
+        )?;
+        // With no shares outstanding there is no staker to vest to: earnings become fund
+        // capital at once (held by the virtual shares), so the next stake pays for them.
+        self.vesting = if self.total_shares == 0 {
+            0
+        } else {
+            math::add_u64(left, self.unvested_new)?
+        };
+        self.unvested_new = 0;
+        self.vest_slot = now;
+        Ok(())
+    }
+
+    /// `if_stake`'s bookkeeping: mints shares for `amount` at the value of shares now (on the
+    /// vested balance, as unstaking pays). Shares a loss has left worth (almost) nothing —
+    /// the vested balance zero, or the price below `1/WIPE_FACTOR` of the first — are retired
+    /// first (a new share epoch; what still vests becomes capital the stake pays for). Returns
+    /// the shares
+    /// minted.
+    pub fn stake(&mut self, stake: &mut InsuranceStake, amount: u64, now: u64) -> Result<u64> {
+        stake.sync_epoch(self);
+        self.settle_vesting(now)?;
+        let free = self.exit_balance(now)?;
+        if self.total_shares > 0 && (free == 0 || math::shares_wiped(self.total_shares, free)) {
+            self.total_shares = 0;
+            self.share_epoch = math::add_u64(self.share_epoch, 1)?;
+            stake.sync_epoch(self);
+            self.settle_vesting(now)?;
+        }
+        let free = self.exit_balance(now)?;
+        let shares = math::shares_for_stake(amount, self.total_shares, free)?;
+        require!(shares > 0, AdlError::ZeroAmount);
+        self.balance = math::add_u64(self.balance, amount)?;
+        self.total_shares = math::add_u64(self.total_shares, shares)?;
+        stake.shares = math::add_u64(stake.shares, shares)?;
+        Ok(shares)
+    }
+
+    /// `if_request_unstake`'s bookkeeping: records the request and the shares' value now on
+    /// the vested balance. Returns that value.
+    pub fn request_unstake(
+        &self,
+        stake: &mut InsuranceStake,
+        shares: u64,
+        now: u64,
+    ) -> Result<u64> {
+        stake.sync_epoch(self);
+        require!(stake.pending_shares == 0, AdlError::UnstakeAlreadyPending);
+        require!(shares <= stake.shares, AdlError::InsufficientShares);
+        let value = math::shares_value(shares, self.total_shares, self.exit_balance(now)?)?;
+        stake.pending_shares = shares;
+        stake.pending_value = value;
+        stake.request_slot = now;
+        Ok(value)
+    }
+
+    /// `if_unstake`'s bookkeeping: after the cooldown and within the window, retires the
+    /// requested shares and pays `min(value at request, value now)` (both on the vested
+    /// balance); the difference stays with the remaining stakers. Returns (shares, paid).
+    pub fn unstake(&mut self, stake: &mut InsuranceStake, now: u64) -> Result<(u64, u64)> {
+        stake.sync_epoch(self);
+        let shares = stake.pending_shares;
+        require!(shares > 0, AdlError::NoUnstakePending);
+        let opens = stake
+            .request_slot
+            .saturating_add(self.unstake_cooldown_slots);
+        require!(now >= opens, AdlError::UnstakeCooldownActive);
+        require!(
+            now <= opens.saturating_add(self.unstake_window_slots),
+            AdlError::UnstakeWindowExpired
+        );
+        self.settle_vesting(now)?;
+        let now_value = math::shares_value(shares, self.total_shares, self.exit_balance(now)?)?;
+        let pay = stake.pending_value.min(now_value);
+        self.balance = math::sub_u64(self.balance, pay, AdlError::InsufficientInsurance)?;
+        self.total_shares = math::sub_u64(self.total_shares, shares, AdlError::InsufficientShares)?;
+        stake.shares = math::sub_u64(stake.shares, shares, AdlError::InsufficientShares)?;
+        stake.pending_shares = 0;
+        stake.pending_value = 0;
+        stake.request_slot = 0;
+        Ok((shares, pay))
     }
 }
 

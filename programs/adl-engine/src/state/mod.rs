@@ -32,3 +32,6 @@ pub const SIDE_SHORT: u8 = 1;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod insurance_tests;
