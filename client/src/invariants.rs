@@ -175,6 +175,24 @@ pub fn check_fund_vesting(s: &ExchangeSnapshot) -> Result<(), String> {
     Ok(())
 }
 
+/// `Market::worst_long_key` / `worst_short_key` (what unstaking reads to see a bankruptcy in
+/// O(1)) equal the rank keys at the heads of the sides' `by_leverage`.
+pub fn check_worst_keys(m: &MarketSnapshot) -> Result<(), String> {
+    let long = m
+        .long_queue
+        .by_leverage
+        .first()
+        .map_or(i64::MIN, |e| e.key.saturating_neg());
+    let short = m.short_queue.by_leverage.first().map_or(i64::MAX, |e| e.key);
+    if (m.market.worst_long_key, m.market.worst_short_key) != (long, short) {
+        return Err(format!(
+            "worst keys ({}, {}) but queue heads ({long}, {short})",
+            m.market.worst_long_key, m.market.worst_short_key
+        ));
+    }
+    Ok(())
+}
+
 /// Invariant 2: long open interest equals short open interest, and both equal the sums of
 /// the book's positions plus the active ADL events' escrowed sizes.
 pub fn check_open_interest(m: &MarketSnapshot) -> Result<(), String> {
@@ -392,6 +410,7 @@ pub fn check_all(s: &ExchangeSnapshot) -> Result<(), String> {
         check_queues(m)?;
         check_pro_rata(m)?;
         check_flags(m)?;
+        check_worst_keys(m)?;
     }
     check_user_refs(s)
 }

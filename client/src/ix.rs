@@ -523,11 +523,40 @@ pub fn if_unstake(
     staker: &Pubkey,
     exchange: &Pubkey,
     staker_token: &Pubkey,
-    markets: &[Pubkey],
+    markets: &[MarketAccounts],
 ) -> Instruction {
     let mut ix = build(stake_op(staker, exchange, staker_token), ix::IfUnstake {});
-    ix.accounts
-        .extend(markets.iter().map(|m| AccountMeta::new_readonly(*m, false)));
+    ix.accounts.extend(market_pairs(markets));
+    ix
+}
+
+/// `(market, oracle)` pairs, read-only, as `if_check_markets` and `if_unstake` take them.
+fn market_pairs(markets: &[MarketAccounts]) -> impl Iterator<Item = AccountMeta> + '_ {
+    markets.iter().flat_map(|m| {
+        [
+            AccountMeta::new_readonly(m.market, false),
+            AccountMeta::new_readonly(m.oracle, false),
+        ]
+    })
+}
+
+/// Checks the next markets (continuing the stake's round) for losses before an unstake.
+pub fn if_check_markets(
+    staker: &Pubkey,
+    exchange: &Pubkey,
+    markets: &[MarketAccounts],
+) -> Instruction {
+    let fund = insurance_fund_pda(exchange);
+    let mut ix = build(
+        acc::CheckMarkets {
+            staker: *staker,
+            exchange: *exchange,
+            fund,
+            stake: stake_pda(&fund, staker),
+        },
+        ix::IfCheckMarkets {},
+    );
+    ix.accounts.extend(market_pairs(markets));
     ix
 }
 

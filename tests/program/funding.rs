@@ -1,5 +1,6 @@
-//! Funding: the crank moves the index by the bounded premium, positions settle lazily into
-//! the signed funding pool with exact conservation, and funding alone never moves a queue.
+//! Funding: the crank moves the index by the previous window's notional-weighted premium,
+//! positions settle lazily into the signed funding pool with exact conservation, and funding
+//! alone never moves a queue.
 
 use adl_client::ix;
 use adl_engine::error::AdlError;
@@ -18,8 +19,9 @@ async fn premium_moves_index_and_positions_settle_exactly() {
     let m = f.add_market(16).await;
     let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
     let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
-    // Mark 101 over oracle 100: premium 100 bps, bounded to 50 bps per 100-slot period,
-    // i.e. 0.5 % of 100 = 0.5 per period = 5,000 price atoms per slot.
+    // Mark 101 over oracle 100: premium 100 bps, bounded to 50. The trade's window sets the
+    // next window's rate: r = 1e4·X/(Y + k·OI) with X = 202 USDC × 50 bps = 1,010,000 atoms,
+    // Y = 202 USDC, OI = 2.0 × 100 = 200 USDC and k = ⌈4·50/(5 + 2)⌉ = 29: 1.68 bps.
     f.trade(0, a, b, 2 * BASE, price(101), 30 * USDC, 30 * USDC)
         .await
         .unwrap();
@@ -28,15 +30,30 @@ async fn premium_moves_index_and_positions_settle_exactly() {
         s0.long_queue.by_leverage.clone(),
         s0.short_queue.by_leverage.clone(),
     );
-    f.bank.warp(10).await;
+    assert_eq!(
+        (s0.market.window_premium, s0.market.window_notional),
+        (1_010_000, 202_000_000)
+    );
+    // A crank in the trade's own window applies nothing (the window before it had no trades).
+    let t0 = s0.market.premium_since_slot;
+    let next = (t0 / 100 + 1) * 100;
+    f.bank.warp(next - t0 - 5).await;
+    f.set_price(0, price(100), 0).await.unwrap();
+    crank(&mut f).await.unwrap();
+    assert_eq!(f.market_snapshot(0).await.market.cumulative_funding, 0);
+    // Ten slots into the next window: acc = ⌊1,010,000·1e4·1e5·L/(202e6 + 29·200e6)⌋ units of
+    // 1e-5 bps·slot over the L slots since the window began; ΔF = ⌊acc·100e6/(1e4·1e5·100)⌋.
+    f.bank.warp(15).await;
     f.set_price(0, price(100), 0).await.unwrap();
     crank(&mut f).await.unwrap();
     assert_adl_err(crank(&mut f).await, AdlError::FundingTooSoon);
     check(&mut f).await;
     let s1 = f.market_snapshot(0).await;
-    let elapsed = s1.market.last_funding_slot - s0.market.last_funding_slot;
-    assert!(elapsed >= 10);
-    let delta = 5_000 * elapsed as i64;
+    let l = (s1.market.last_funding_slot - next) as i128;
+    assert!(l >= 10, "{l} slots into the window");
+    let acc = 1_010_000i128 * 10_000 * 100_000 * l / (202_000_000 + 29 * 200_000_000);
+    let delta = (acc * 100_000_000 / (10_000 * 100_000 * 100)) as i64;
+    assert!(delta > 0);
     assert_eq!(s1.market.cumulative_funding, delta);
     // Funding alone moves no queue entry.
     assert_eq!(

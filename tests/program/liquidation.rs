@@ -207,7 +207,7 @@ async fn staker_race_pays_the_lower_value() {
         match what {
             0 => ix::if_request_unstake(&k, &f.exchange, &t, n),
             1 => ix::if_cancel_unstake(&k, &f.exchange, &t),
-            _ => ix::if_unstake(&k, &f.exchange, &t, &[f.markets[0].market]),
+            _ => ix::if_unstake(&k, &f.exchange, &t, &[f.markets[0]]),
         }
     };
     // The first stake mints 1,000 shares per atom (virtual-share offset).

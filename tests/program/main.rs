@@ -20,6 +20,7 @@ mod pro_rata;
 mod prop;
 mod pyth;
 mod security;
+mod staking;
 mod trading;
 
 /// Where the golden files the TypeScript tests read are written: `golden/` in cargo's real

@@ -461,7 +461,7 @@ async fn run(ops: Vec<Op>, stats: &std::sync::Mutex<Stats>) -> Result<(), TestCa
                         f.bank.warp(slots).await;
                         f.set_price(0, oracle, 0).await.unwrap();
                         before = state_bytes(&mut f).await;
-                        ix::if_unstake(&k, &f.exchange, &t, &[m.market])
+                        ix::if_unstake(&k, &f.exchange, &t, &[m])
                     }
                     _ => ix::if_cancel_unstake(&k, &f.exchange, &t),
                 };

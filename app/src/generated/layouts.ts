@@ -569,9 +569,9 @@ export interface Market {
   adl_events: AdlEvent[];
   mark_price: bigint;
   touch_seq: bigint;
-  premium_bps: bigint;
+  funding_window: bigint;
   premium_since_slot: bigint;
-  premium_expiry_slot: bigint;
+  window_notional: bigint;
   premium_acc: bigint;
   funding_carry: bigint;
   flagged_positions: number;
@@ -580,6 +580,9 @@ export interface Market {
   max_oracle_age_secs: bigint;
   oracle_feed_id: number[];
   adl_drains: AdlDrain[];
+  window_premium: bigint;
+  prev_window_premium: bigint;
+  prev_window_notional: bigint;
   reserved: bigint[];
 }
 
@@ -611,9 +614,9 @@ export function decodeMarket(v: DataView, o: number): Market {
     adl_events: ((v: DataView, o: number) => readArray(v, o, 8, 160, decodeAdlEvent))(v, o + 344),
     mark_price: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1624),
     touch_seq: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1632),
-    premium_bps: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1640),
+    funding_window: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1640),
     premium_since_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1648),
-    premium_expiry_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1656),
+    window_notional: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1656),
     premium_acc: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1664),
     funding_carry: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 1672),
     flagged_positions: ((v: DataView, o: number) => v.getUint32(o, true))(v, o + 1680),
@@ -622,7 +625,10 @@ export function decodeMarket(v: DataView, o: number): Market {
     max_oracle_age_secs: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 1816),
     oracle_feed_id: ((v: DataView, o: number) => readArray(v, o, 32, 1, (v: DataView, o: number) => v.getUint8(o)))(v, o + 1824),
     adl_drains: ((v: DataView, o: number) => readArray(v, o, 8, 64, decodeAdlDrain))(v, o + 1856),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 8, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 2368),
+    window_premium: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 2368),
+    prev_window_premium: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 2376),
+    prev_window_notional: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 2384),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 5, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 2392),
   };
 }
 

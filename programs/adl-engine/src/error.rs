@@ -117,11 +117,9 @@ pub enum AdlError {
     UnstakeWindowExpired,
     #[msg("a new book or queue account must sign init_market")]
     NewAccountMustSign,
-    #[msg(
-        "a flagged bankruptcy may cost the insurance fund: unstaking waits until it is resolved"
-    )]
+    #[msg("a bankruptcy (flagged, or at a market's fresh oracle price) may cost the insurance fund: unstaking waits until it is resolved")]
     InsuranceLossPending,
-    #[msg("unstaking needs every market of the exchange, in index order, as remaining accounts")]
+    #[msg("unstaking needs (market, oracle) pairs of the exchange's markets in index order, continuing the stake's check round")]
     MarketListMismatch,
     #[msg("oracle account is not owned by the program its kind needs (this program or the Pyth receiver)")]
     OracleWrongOwner,
@@ -145,4 +143,8 @@ pub enum AdlError {
     DrainInProgress,
     #[msg("no leverage drain of this event is in progress; start one with adl_drain_begin")]
     DrainNotStarted,
+    #[msg("unstaking needs every market checked (if_check_markets, then if_unstake) within UNSTAKE_CHECK_SLOTS of the first check")]
+    UnstakeCheckIncomplete,
+    #[msg("the exchange has MAX_MARKETS markets; no more can be created")]
+    MarketLimitReached,
 }

@@ -127,6 +127,10 @@ pub mod adl_engine {
         handle_if_unstake(ctx)
     }
 
+    pub fn if_check_markets(ctx: Context<CheckMarkets>) -> Result<()> {
+        handle_if_check_markets(ctx)
+    }
+
     pub fn sweep_fees(ctx: Context<SweepFees>) -> Result<()> {
         handle_sweep_fees(ctx)
     }

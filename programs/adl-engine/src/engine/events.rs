@@ -274,6 +274,24 @@ pub fn walk_cap() -> usize {
     crate::meter::walk_cap()
 }
 
+/// `update_funding`'s body: accrues the premium up to `now` at the oracle `price`, turns it
+/// into an index change with the carried remainder (`math::funding_step`) and applies it
+/// (`apply_funding`). Returns the index change.
+pub fn crank_funding(market: &mut Market, price: u64, now: u64) -> Result<i64> {
+    market.accrue_premium(now, price)?;
+    let (delta, carry) = math::funding_step(
+        market.premium_acc as i128,
+        market.funding_carry,
+        price,
+        market.params.funding_period_slots,
+    )?;
+    market.premium_acc = 0;
+    market.funding_carry = carry;
+    apply_funding(market, delta)?;
+    market.last_funding_slot = now;
+    Ok(delta)
+}
+
 /// Applies a funding index change `delta` to a market, including its ADL escrows. Each active
 /// event's escrow pays (or receives) the funding of the size it still holds from its cash
 /// into the funding pool, rounded up with the over-payment carried on the event

@@ -9,6 +9,8 @@ mod drain;
 #[cfg(test)]
 mod drain_attack_tests;
 mod events;
+#[cfg(test)]
+mod funding_tests;
 mod liquidation;
 mod pro_rata;
 #[cfg(test)]
@@ -18,7 +20,7 @@ mod tests;
 mod trading;
 
 pub use drain::DrainStep;
-pub use events::{apply_funding, walk_cap};
+pub use events::{apply_funding, crank_funding, walk_cap};
 pub use liquidation::LiquidationOutcome;
 pub use pro_rata::obligation_pending;
 
@@ -409,11 +411,28 @@ impl<'a> MarketState<'a> {
             let fills = self.serve_arrivals()?;
             let drains = self.serve_drain_arrivals()?;
             if fills.is_empty() && drains.is_empty() {
+                self.keep_worst_keys();
                 return Ok(out);
             }
             out.fills.extend(fills);
             out.drains.extend(drains);
         }
+    }
+
+    /// Keeps `Market::worst_long_key` / `worst_short_key` equal to the heads of the sides'
+    /// `by_leverage` (O(1); every instruction ends here).
+    pub fn keep_worst_keys(&mut self) {
+        self.market.worst_long_key = if self.long_queue.is_empty() {
+            i64::MIN
+        } else {
+            // Longs are stored with the sort key −K.
+            self.long_queue.by_leverage[0].key.saturating_neg()
+        };
+        self.market.worst_short_key = if self.short_queue.is_empty() {
+            i64::MAX
+        } else {
+            self.short_queue.by_leverage[0].key
+        };
     }
 
     /// Settles a position's funding (re-indexing it) and returns it with its equity at

@@ -14,9 +14,9 @@ pub type TradeSide = (u32, FillOutcome, u64);
 impl MarketState<'_> {
     /// `trade`: a matched fill between two users at `args.price` — the band and minimum-size
     /// checks, both sides (`fill_user`), the minimum position left, and the trade's premium
-    /// for funding (it stands from `now` until the next trade, for at most one funding
-    /// period; what stood before is accrued for the slots it stood). Returns each side's
-    /// (slot, outcome, fee).
+    /// for funding: the premium is accrued up to `now` on the open interest before the trade,
+    /// then the trade's notional-weighted premium joins the current window (it sets the next
+    /// window's rate, `Market::accrue_premium`). Returns each side's (slot, outcome, fee).
     pub fn trade(
         &mut self,
         taker: &mut UserAccount,
@@ -36,6 +36,7 @@ impl MarketState<'_> {
         );
         let premium = math::premium_bps(args.price, oracle_price, params.max_funding_rate_bps)?;
         let notional = math::fill_notional(args.taker_base.unsigned_abs(), args.price)?;
+        self.market.accrue_premium(now, oracle_price)?;
         let t = self.fill_user(
             taker,
             args.taker_base,
@@ -54,12 +55,8 @@ impl MarketState<'_> {
         )?;
         self.require_min_position(t.0)?;
         self.require_min_position(m.0)?;
-        let mk = &mut *self.market;
-        mk.accrue_premium(now)?;
-        mk.mark_price = args.price;
-        mk.premium_bps = premium;
-        mk.premium_since_slot = now;
-        mk.premium_expiry_slot = now.saturating_add(mk.params.funding_period_slots);
+        self.market.mark_price = args.price;
+        self.market.record_trade_premium(notional, premium)?;
         Ok((t, m))
     }
 

@@ -63,7 +63,8 @@ pub fn handle_init_market(ctx: Context<InitMarket>, params: MarketParamsArgs) ->
     let market_key = ctx.accounts.market.key();
     let exchange = &mut ctx.accounts.exchange;
     let index = exchange.market_count;
-    exchange.market_count = index.checked_add(1).ok_or(AdlError::MathOverflow)?;
+    require!(index < MAX_MARKETS, AdlError::MarketLimitReached);
+    exchange.market_count = index + 1;
     {
         let mut m = ctx.accounts.market.load_init()?;
         m.exchange = exchange.key();
@@ -76,7 +77,12 @@ pub fn handle_init_market(ctx: Context<InitMarket>, params: MarketParamsArgs) ->
         m.bump = ctx.bumps.market;
         m.adl_mode = ADL_MODE_RANKED_QUEUE;
         m.oracle_kind = ORACLE_KIND_PUSHED;
-        m.last_funding_slot = Clock::get()?.slot;
+        let now = Clock::get()?.slot;
+        m.last_funding_slot = now;
+        m.premium_since_slot = now;
+        m.funding_window = now / m.params.funding_period_slots;
+        m.worst_long_key = i64::MIN;
+        m.worst_short_key = i64::MAX;
     }
     {
         let mut b = ctx.accounts.book.load_init()?;

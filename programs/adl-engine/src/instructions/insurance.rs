@@ -182,26 +182,75 @@ pub fn handle_if_cancel_unstake(ctx: Context<StakeOp>) -> Result<()> {
     Ok(())
 }
 
+/// Accounts of `if_check_markets`.
+#[derive(Accounts)]
+pub struct CheckMarkets<'info> {
+    pub staker: Signer<'info>,
+    pub exchange: Box<Account<'info, Exchange>>,
+    pub fund: AccountLoader<'info, InsuranceFund>,
+    #[account(mut)]
+    pub stake: Box<Account<'info, InsuranceStake>>,
+}
+
+/// Checks the next markets of the exchange for losses the fund may take, for the staker's
+/// unstake: remaining accounts are `(market, oracle)` pairs continuing from
+/// `InsuranceStake::checked_markets` (see `check_markets`). Exchanges with more markets than
+/// fit one transaction are checked in pages, then `if_unstake` takes the rest.
+pub fn handle_if_check_markets(ctx: Context<CheckMarkets>) -> Result<()> {
+    let a = ctx.accounts;
+    a.exchange.check_not_paused(PauseBit::Unstake)?;
+    {
+        let f = a.fund.load()?;
+        require_keys_eq!(
+            f.exchange,
+            a.exchange.key(),
+            AdlError::ExchangeMismatch
+        );
+    }
+    require_keys_eq!(a.stake.fund, a.fund.key(), AdlError::ExchangeMismatch);
+    require_keys_eq!(
+        a.stake.staker,
+        a.staker.key(),
+        AdlError::UserOwnerMismatch
+    );
+    require!(
+        !ctx.remaining_accounts.is_empty(),
+        AdlError::MarketListMismatch
+    );
+    check_markets(
+        &a.exchange,
+        &mut a.stake,
+        ctx.remaining_accounts,
+        Clock::get()?.slot,
+    )
+}
+
 /// Pays `min(value at request, value now)` (values on the vested balance,
-/// `InsuranceFund::exit_balance`) of the requested shares after the cooldown and
-/// within the window that follows it (a request is not a standing option on future losses);
-/// the difference stays with the remaining stakers. Waits while a loss is visible: every
-/// market of the exchange is passed as a remaining account, and none may hold a position
-/// flagged bankrupt (`flag_bankrupt`, permissionless) — a staker cannot exit at full value
-/// ahead of a bankruptcy the fund must pay.
+/// `InsuranceFund::exit_balance`) of the requested shares after the cooldown and within the
+/// window that follows it (a request is not a standing option on future losses); the
+/// difference stays with the remaining stakers. Waits while a loss is visible: every market of
+/// the exchange must have been checked within `UNSTAKE_CHECK_SLOTS` (remaining accounts:
+/// `(market, oracle)` pairs from `checked_markets` on, after any `if_check_markets` pages) —
+/// no position flagged bankrupt and none bankrupt at the market's fresh oracle price — so a
+/// staker cannot exit at full value ahead of a bankruptcy the fund must pay, flagged or not.
 pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
     let a = ctx.accounts;
     a.exchange.check_not_paused(PauseBit::Unstake)?;
-    require!(
-        flagged_positions(&a.exchange, ctx.remaining_accounts)? == 0,
-        AdlError::InsuranceLossPending
-    );
     let now = Clock::get()?.slot;
+    // The request first (pending, cooldown, window), then the markets: either failing
+    // reverts the whole instruction.
     let (shares, pay) = {
         let mut f = a.fund.load_mut()?;
         a.validate(&f)?;
         f.unstake(&mut a.stake, now)?
     };
+    check_markets(&a.exchange, &mut a.stake, ctx.remaining_accounts, now)?;
+    require!(
+        a.stake.checked_markets == a.exchange.market_count
+            && now <= a.stake.check_start_slot.saturating_add(UNSTAKE_CHECK_SLOTS),
+        AdlError::UnstakeCheckIncomplete
+    );
+    a.stake.checked_markets = 0;
     let admin = a.exchange.admin;
     let seeds: &[&[u8]] = &[Exchange::SEED, admin.as_ref(), &[a.exchange.bump]];
     if pay > 0 {
@@ -226,26 +275,43 @@ pub fn handle_if_unstake(ctx: Context<StakeOp>) -> Result<()> {
     Ok(())
 }
 
-/// Positions flagged bankrupt across every market of the exchange: `markets` must be all of
-/// them (`Exchange::market_count`), in index order, each checked as the market PDA of its
-/// index. Bounded by the number of markets.
-pub fn flagged_positions(exchange: &Account<Exchange>, markets: &[AccountInfo]) -> Result<u64> {
-    require!(
-        markets.len() == exchange.market_count as usize,
-        AdlError::MarketListMismatch
-    );
+/// Checks `(market, oracle)` pairs for the stake's unstake, continuing its round from
+/// `checked_markets` (a round older than `UNSTAKE_CHECK_SLOTS` starts again at market 0):
+/// each market must be the exchange's market of the next index (PDA, owner, discriminator),
+/// its oracle fresh (`checked_oracle_price`), no position flagged bankrupt, and no position
+/// bankrupt at that price — O(1) per market from the heads of its queues
+/// (`Market::may_hold_bankrupt`). Bounded by the pairs given (at most `MAX_MARKETS`).
+pub fn check_markets(
+    exchange: &Account<Exchange>,
+    stake: &mut InsuranceStake,
+    pairs: &[AccountInfo],
+    now: u64,
+) -> Result<()> {
+    require!(pairs.len() % 2 == 0, AdlError::MarketListMismatch);
+    if stake.checked_markets == 0
+        || now > stake.check_start_slot.saturating_add(UNSTAKE_CHECK_SLOTS)
+    {
+        stake.checked_markets = 0;
+        stake.check_start_slot = now;
+    }
     let ex = exchange.key();
-    let mut total = 0u64;
-    for (i, info) in markets.iter().enumerate() {
-        require_keys_eq!(*info.owner, crate::ID, AdlError::MarketListMismatch);
-        let data = info.try_borrow_data()?;
-        let end = 8 + core::mem::size_of::<Market>();
+    for pair in pairs.chunks(2) {
+        let (info, oracle) = (&pair[0], &pair[1]);
+        let index = stake.checked_markets;
         require!(
-            data.len() >= end && data[..8] == *Market::DISCRIMINATOR,
+            index < exchange.market_count,
             AdlError::MarketListMismatch
         );
-        let m: Market = bytemuck::pod_read_unaligned(&data[8..end]);
-        let index = i as u16;
+        require_keys_eq!(*info.owner, crate::ID, AdlError::MarketListMismatch);
+        let m: Market = {
+            let data = info.try_borrow_data()?;
+            let end = 8 + core::mem::size_of::<Market>();
+            require!(
+                data.len() >= end && data[..8] == *Market::DISCRIMINATOR,
+                AdlError::MarketListMismatch
+            );
+            bytemuck::pod_read_unaligned(&data[8..end])
+        };
         require!(
             m.exchange == ex && m.market_index == index,
             AdlError::MarketListMismatch
@@ -256,9 +322,14 @@ pub fn flagged_positions(exchange: &Account<Exchange>, markets: &[AccountInfo]) 
         )
         .map_err(|_| AdlError::MarketListMismatch)?;
         require_keys_eq!(pda, info.key(), AdlError::MarketListMismatch);
-        total += m.flagged_positions as u64;
+        let price = checked_oracle_price(&m, &ex, oracle)?;
+        require!(
+            m.flagged_positions == 0 && !m.may_hold_bankrupt(price),
+            AdlError::InsuranceLossPending
+        );
+        stake.checked_markets = index + 1;
     }
-    Ok(total)
+    Ok(())
 }
 
 #[derive(Accounts)]

@@ -1,9 +1,8 @@
 use anchor_lang::prelude::*;
 
-use crate::engine::apply_funding;
+use crate::engine::crank_funding;
 use crate::error::AdlError;
 use crate::events::FundingUpdated;
-use crate::math;
 use crate::state::*;
 
 #[derive(Accounts)]
@@ -16,10 +15,10 @@ pub struct UpdateFunding<'info> {
     pub oracle: UncheckedAccount<'info>,
 }
 
-/// Permissionless funding crank: moves the cumulative funding index by the time-weighted
-/// premium accrued since the last update (each trade's premium counts for the slots it stood,
-/// at most one period), carrying the division's remainder, and charges active ADL escrows
-/// their funding (`engine::apply_funding`). Positions settle lazily (`F_i`) into the funding
+/// Permissionless funding crank: moves the cumulative funding index by the premium accrued
+/// since the last update (each window's rate is the previous window's notional-weighted
+/// premium against `k` × open interest, `Market::accrue_premium`), carrying the division's
+/// remainder, and charges active ADL escrows their funding (`engine::apply_funding`). Positions settle lazily (`F_i`) into the funding
 /// pool; the rank keys do not move (`K = P_b − F`).
 pub fn handle_update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
     let a = &ctx.accounts;
@@ -29,17 +28,7 @@ pub fn handle_update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
     let now = Clock::get()?.slot;
     require!(now > m.last_funding_slot, AdlError::FundingTooSoon);
     let elapsed = now - m.last_funding_slot;
-    m.accrue_premium(now)?;
-    let (delta, carry) = math::funding_step(
-        m.premium_acc as i128,
-        m.funding_carry,
-        price,
-        m.params.funding_period_slots,
-    )?;
-    m.premium_acc = 0;
-    m.funding_carry = carry;
-    apply_funding(&mut m, delta)?;
-    m.last_funding_slot = now;
+    let delta = crank_funding(&mut m, price, now)?;
     emit!(FundingUpdated {
         market: a.market.key(),
         delta,

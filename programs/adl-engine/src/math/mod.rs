@@ -488,18 +488,60 @@ pub fn premium_bps(mark: u64, oracle: u64, max_rate_bps: u32) -> MathResult<i64>
     to_i64(p.clamp(-bound, bound))
 }
 
-/// Time-weighted premium accrued by a standing premium from slot `since` to `now`: it
-/// counts only until `expiry` (a trade's premium stands for at most one funding period), so
-/// one trade cannot set more than one period of funding, and a premium held for a fraction
-/// `f` of a period moves that period's rate by at most `f` of the cap. Units: bps·slots.
-pub fn premium_accrual(premium_bps: i64, since: u64, expiry: u64, now: u64) -> MathResult<i128> {
-    let end = now.min(expiry);
-    let slots = end.saturating_sub(since);
-    mul(premium_bps as i128, slots as i128)
+/// Units of the accrued premium (`Market::premium_acc`) per bps·slot: the rate of a window is
+/// a ratio, accrued with this much precision so that truncation per accrual (toward zero) is
+/// at most 1e-5 bps·slot.
+pub const PREMIUM_ACC_SCALE: i128 = 100_000;
+
+/// Weight `k` of the zero-premium prior in the funding rate, in units of open interest:
+/// `⌈4·max_rate/(taker_fee + maker_fee)⌉`, or `None` when trades pay no fee (then no trade can
+/// move funding: a self-trade would be free). With this `k`, moving a window's rate costs a
+/// self-trader at least twice what the move can earn it (docs/architecture.md, "Funding").
+pub fn funding_weight_k(max_rate_bps: u32, taker_fee_bps: u32, maker_fee_bps: u32) -> Option<u64> {
+    let fees = taker_fee_bps as u64 + maker_fee_bps as u64;
+    if fees == 0 {
+        return None;
+    }
+    Some((4 * max_rate_bps as u64).div_ceil(fees).max(1))
 }
 
-/// Funding index change for an accrued time-weighted premium `acc` (bps·slots):
-/// `ΔF = acc·P_o/(1e4·period)` plus the remainder `carry` of earlier updates, rounded toward
+/// A trade's premium weight: `notional·premium/1e4` quote atoms, rounded toward zero (a trade
+/// never weighs more than its exact premium).
+pub fn premium_weight(notional: u64, premium_bps: i64) -> MathResult<i64> {
+    to_i64(mul(notional as i128, premium_bps as i128)? / BPS)
+}
+
+/// Open interest as notional at `price`: `max(long, short)·price/BASE`, rounded down.
+pub fn open_interest_notional(long: u64, short: u64, price: u64) -> MathResult<i128> {
+    div_floor(mul(long.max(short) as i128, price as i128)?, BASE_PRECISION)
+}
+
+/// Premium accrued by a window's rate over `slots`, in `PREMIUM_ACC_SCALE` units of bps·slots:
+/// the rate is the notional-weighted premium of the window's trades against a zero-premium
+/// weight of `k` times the open interest, `r = 1e4·X/(Y + k·O)` bps (`X` Σ premium weights,
+/// `Y` Σ notional, `O` open interest notional now), so `|r| ≤ max_rate` and a window whose
+/// volume is small against `k·O` moves funding little. Rounded toward zero. `k = None`: 0.
+pub fn window_accrual(
+    premium: i64,
+    notional: u64,
+    k: Option<u64>,
+    oi_notional: i128,
+    slots: u64,
+) -> MathResult<i128> {
+    let Some(k) = k else { return Ok(0) };
+    let den = add(notional as i128, mul(k as i128, oi_notional)?)?;
+    if den == 0 || premium == 0 || slots == 0 {
+        return Ok(0);
+    }
+    let num = mul(
+        mul(mul(premium as i128, BPS)?, PREMIUM_ACC_SCALE)?,
+        slots as i128,
+    )?;
+    Ok(num / den) // toward zero
+}
+
+/// Funding index change for an accrued premium `acc` (bps·slots × `PREMIUM_ACC_SCALE`):
+/// `ΔF = acc·P_o/(1e4·SCALE·period)` plus the remainder `carry` of earlier updates, rounded toward
 /// zero; the new remainder is returned and carried, so no funding is lost to rounding and
 /// the number of cranks never changes the total. Returns `(ΔF, carry)`; positive ΔF: longs
 /// pay shorts. (Each position's share is rounded against it in `funding_owed`.)
@@ -508,7 +550,7 @@ pub fn funding_step(acc: i128, carry: i64, oracle: u64, period: u64) -> MathResu
         return Err(AdlError::MathOverflow);
     }
     let num = add(mul(acc, oracle as i128)?, carry as i128)?;
-    let den = mul(BPS, period as i128)?;
+    let den = mul(mul(BPS, PREMIUM_ACC_SCALE)?, period as i128)?;
     let delta = num / den; // toward zero; the remainder is carried
     let rest = sub(num, mul(delta, den)?)?;
     Ok((to_i64(delta)?, to_i64(rest)?))

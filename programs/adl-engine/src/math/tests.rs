@@ -338,38 +338,71 @@ fn premium_is_clamped_and_unbiased() {
 }
 
 #[test]
-fn premium_counts_only_while_it_stands() {
-    // A premium of 50 bps set at slot 10, expiring at 110: accrued 10 → 60 is 50 × 50.
-    assert_eq!(premium_accrual(50, 10, 110, 60).unwrap(), 2_500);
-    // Past its expiry it stops counting.
-    assert_eq!(premium_accrual(50, 60, 110, 500).unwrap(), 2_500);
-    assert_eq!(premium_accrual(50, 200, 110, 500).unwrap(), 0);
-    assert_eq!(premium_accrual(-7, 0, 100, 3).unwrap(), -21);
+fn funding_weight_is_set_by_the_fees() {
+    // 4·50/(5 + 2) = 28.57… → 29; fees of 200 bps make k = 1; no fee: trades cannot move it.
+    assert_eq!(funding_weight_k(50, 5, 2), Some(29));
+    assert_eq!(funding_weight_k(50, 100, 100), Some(1));
+    assert_eq!(funding_weight_k(0, 5, 2), Some(1));
+    assert_eq!(funding_weight_k(50, 0, 0), None);
+}
+
+#[test]
+fn premium_weight_rounds_toward_zero() {
+    // 105,000 atoms at 50 bps: 525 exactly; 1,999 atoms at ±50 bps: ±9.995 → ±9.
+    assert_eq!(premium_weight(105_000, 50).unwrap(), 525);
+    assert_eq!(premium_weight(1_999, 50).unwrap(), 9);
+    assert_eq!(premium_weight(1_999, -50).unwrap(), -9);
+}
+
+#[test]
+fn a_window_rate_is_weighted_by_notional_against_k_open_interest() {
+    let s = PREMIUM_ACC_SCALE;
+    // 1,000 USDC of open interest, k = 29; a window that traded 29,000 USDC at +50 bps
+    // (X = 145 USDC): r = 1e4·145/(29,000 + 29,000) = 25 bps; over 4 slots: 100 bps·slots.
+    let oi = open_interest_notional(10 * 1_000_000_000, 7 * 1_000_000_000, P100).unwrap();
+    assert_eq!(oi, 1_000_000_000);
+    assert_eq!(
+        window_accrual(145_000_000, 29_000_000_000, Some(29), oi, 4).unwrap(),
+        100 * s
+    );
+    // A minimum trade (0.001 at 100.5: 100,500 atoms, +50 bps, X = 502): r = 1e4·502/
+    // (100,500 + 29e9) = 0.0001731… bps; over 100 slots 0.01731 bps·slots → 1,731 units
+    // (toward zero) — about 1/289,000 of the cap.
+    assert_eq!(
+        window_accrual(502, 100_500, Some(29), oi, 100).unwrap(),
+        1_731
+    );
+    assert_eq!(window_accrual(-502, 100_500, Some(29), oi, 100).unwrap(), -1_731);
+    // No fee (k = None), no premium, or no open interest and no volume: nothing accrues.
+    assert_eq!(window_accrual(145_000_000, 1, None, oi, 4).unwrap(), 0);
+    assert_eq!(window_accrual(0, 1, Some(29), oi, 4).unwrap(), 0);
+    assert_eq!(window_accrual(5, 0, Some(29), 0, 4).unwrap(), 0);
 }
 
 #[test]
 fn funding_step_carries_its_remainder() {
+    let s = PREMIUM_ACC_SCALE;
     // 50 bps for 10 slots of a 100-slot period at 100: ΔF = 500·100e6/(1e4·100) = 50,000.
-    assert_eq!(funding_step(500, 0, P100, 100).unwrap(), (50_000, 0));
+    assert_eq!(funding_step(500 * s, 0, P100, 100).unwrap(), (50_000, 0));
     // −10 bps for 1 slot of a 7-slot period: −0.1/7 = −14,285.714… → −14,285, and the
-    // remainder −5e6 (= −0.714… · 7e4) is carried.
-    let (d, c) = funding_step(-10, 0, P100, 7).unwrap();
-    assert_eq!((d, c), (-14_285, -50_000));
+    // remainder −5e9 (= −0.714… · 7e4 · 1e5) is carried.
+    let (d, c) = funding_step(-10 * s, 0, P100, 7).unwrap();
+    assert_eq!((d, c), (-14_285, -5_000_000_000));
     // Seven such one-slot steps apply exactly −0.1, the same as one seven-slot step.
     let (mut total, mut carry) = (0i64, 0i64);
     for _ in 0..7 {
-        let (d, c) = funding_step(-10, carry, P100, 7).unwrap();
+        let (d, c) = funding_step(-10 * s, carry, P100, 7).unwrap();
         total += d;
         carry = c;
     }
     assert_eq!((total, carry), (-100_000, 0));
-    assert_eq!(funding_step(-70, 0, P100, 7).unwrap(), (-100_000, 0));
+    assert_eq!(funding_step(-70 * s, 0, P100, 7).unwrap(), (-100_000, 0));
     // A per-slot increment below one atom is not erased: 1 bps of 1.0 over a
     // 1,000,000-slot period is 1e-10 per slot; 10,000 cranks of one slot apply 1 atom.
     let mut carry = 0i64;
     let mut total = 0i64;
     for _ in 0..10_000 {
-        let (d, c) = funding_step(1, carry, 1_000_000, 1_000_000).unwrap();
+        let (d, c) = funding_step(s, carry, 1_000_000, 1_000_000).unwrap();
         total += d;
         carry = c;
     }

@@ -24,6 +24,10 @@ pub struct Exchange {
     pub reserved: [u8; 64],
 }
 
+/// Most markets an exchange may have: unstaking checks every market (in pages, within
+/// `UNSTAKE_CHECK_SLOTS`), so their number is bounded (tested at the limit).
+pub const MAX_MARKETS: u16 = 128;
+
 impl Exchange {
     pub const SEED: &'static [u8] = b"exchange";
     pub const VAULT_SEED: &'static [u8] = b"vault";

@@ -222,7 +222,17 @@ pub struct InsuranceStake {
     /// Slot of the request.
     pub request_slot: u64,
     pub bump: u8,
+    /// Markets checked for losses (`if_check_markets`) in the current round, from index 0.
+    pub checked_markets: u16,
+    /// Slot of the current round's first check; a round older than `UNSTAKE_CHECK_SLOTS`
+    /// starts again from market 0.
+    pub check_start_slot: u64,
 }
+
+/// Slots within which every market must be checked before an unstake: losses that became
+/// visible after a market's check and before the unstake are at most this old (plus the
+/// oracle's accepted age).
+pub const UNSTAKE_CHECK_SLOTS: u64 = 64;
 
 impl InsuranceStake {
     pub const SEED: &'static [u8] = b"stake";

@@ -48,6 +48,8 @@ fn stake_account() -> InsuranceStake {
         pending_value: 0,
         request_slot: 0,
         bump: 0,
+        checked_markets: 0,
+        check_start_slot: 0,
     }
 }
 

@@ -47,8 +47,9 @@ pub struct MarketParams {
 const _: () = assert!(size_of::<MarketParams>() == 96);
 const _: () = assert!(align_of::<MarketParams>() == 8);
 
-/// Upper bound of `funding_period_slots` (keeps the carried funding remainder in `i64`).
-pub const MAX_FUNDING_PERIOD_SLOTS: u64 = 1_000_000_000_000;
+/// Upper bound of `funding_period_slots` (keeps the carried funding remainder in `i64`:
+/// it is below `1e4·PREMIUM_ACC_SCALE·period`).
+pub const MAX_FUNDING_PERIOD_SLOTS: u64 = 1_000_000_000;
 
 /// Instruction-argument form of `MarketParams`.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -326,10 +327,12 @@ pub const ADL_WALK_CAP: usize = 2_048;
 /// `funding_pool` @288, `fee_pool` @296, `rounding_sink` @304, `next_position_seq` @312,
 /// `last_funding_slot` @320, `num_positions` @328, `market_index` @332, `bump` @334,
 /// `adl_mode` @335, `oracle_kind` @336, `next_event_id` @344, `adl_events` @352 (8 × 160),
-/// `mark_price` @1632, `touch_seq` @1640, `premium_bps` @1648, `premium_since_slot` @1656,
-/// `premium_expiry_slot` @1664, `premium_acc` @1672, `funding_carry` @1680,
+/// `mark_price` @1632, `touch_seq` @1640, `funding_window` @1648, `premium_since_slot` @1656,
+/// `window_notional` @1664, `premium_acc` @1672, `funding_carry` @1680,
 /// `flagged_positions` @1688, `adl_walks` @1696 (8 × 16), `max_oracle_age_secs` @1824,
-/// `oracle_feed_id` @1832, `adl_drains` @1864 (8 × 64), `reserved` @2376.
+/// `oracle_feed_id` @1832, `adl_drains` @1864 (8 × 64), `window_premium` @2376,
+/// `prev_window_premium` @2384, `prev_window_notional` @2392, `worst_long_key` @2400,
+/// `worst_short_key` @2408, `reserved` @2416.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct Market {
@@ -371,19 +374,19 @@ pub struct Market {
     pub next_event_id: u64,
     /// Ring of ADL events.
     pub adl_events: [AdlEvent; ADL_EVENT_RING],
-    /// Price of the last trade, price atoms (display; funding uses the time-weighted premium).
+    /// Price of the last trade, price atoms (display; funding uses the windows' weighted
+    /// premium).
     pub mark_price: u64,
     /// Counter of position changes (each change stamps the slot's `last_touch_seq`).
     pub touch_seq: u64,
-    /// Premium of the last trade over the oracle, bps (rounded toward zero, clamped to the
-    /// rate bound). It stands from the trade until the next trade, for at most one funding
-    /// period (`premium_expiry_slot`).
-    pub premium_bps: i64,
-    /// Slot up to which the standing premium has been accrued.
+    /// Funding window the `window_*` sums belong to: `slot / funding_period_slots`. Trades of
+    /// window `w` set the funding rate of window `w + 1` (`math::window_accrual`).
+    pub funding_window: u64,
+    /// Slot up to which the premium has been accrued.
     pub premium_since_slot: u64,
-    /// Slot after which the standing premium no longer counts.
-    pub premium_expiry_slot: u64,
-    /// Time-weighted premium accrued since the last funding update, bps·slots.
+    /// Notional traded in the current window, quote atoms (saturating).
+    pub window_notional: u64,
+    /// Premium accrued since the last funding update, bps·slots × `math::PREMIUM_ACC_SCALE`.
     pub premium_acc: i64,
     /// Remainder of the last funding update's division, carried into the next (units:
     /// price atoms · 1e4 · slots), so rounding never erases funding.
@@ -401,7 +404,21 @@ pub struct Market {
     pub oracle_feed_id: [u8; 32],
     /// Progress of each leverage-drain event, parallel to `adl_events`.
     pub adl_drains: [AdlDrain; ADL_EVENT_RING],
-    pub reserved: [u64; 8],
+    /// Σ premium weights (`math::premium_weight`) of the current window's trades, quote atoms.
+    pub window_premium: i64,
+    /// The previous window's Σ premium weights: they set the rate now.
+    pub prev_window_premium: i64,
+    /// The previous window's notional.
+    pub prev_window_notional: u64,
+    /// Rank key `K` (`math::rank_key`, bankruptcy price less the funding index) of the first
+    /// long in `by_leverage` — the long closest to bankruptcy — or `i64::MIN` with no long;
+    /// kept by every instruction (`MarketState::finish`). A long is bankrupt at `P` only if
+    /// `P ≤ K + F` (`K` rounds down), so unstaking knows in O(1) whether any is.
+    pub worst_long_key: i64,
+    /// `K` of the first short in `by_leverage`, or `i64::MAX` with no short (a short is
+    /// bankrupt at `P` only if `P > K + F`).
+    pub worst_short_key: i64,
+    pub reserved: [u64; 3],
 }
 
 const _: () = assert!(size_of::<Market>() == 2432);
@@ -459,18 +476,83 @@ impl Market {
         total.saturating_sub(escrowed)
     }
 
-    /// Accrues the standing premium up to `now` (time-weighted: each trade's premium counts
-    /// only for the slots it stood, at most one funding period).
-    pub fn accrue_premium(&mut self, now: u64) -> Result<()> {
-        let add = crate::math::premium_accrual(
-            self.premium_bps,
-            self.premium_since_slot,
-            self.premium_expiry_slot,
-            now,
+    /// Accrues the funding premium up to `now` at `price`: each window's rate is set by the
+    /// previous window's trades (`math::window_accrual`: notional-weighted premium against
+    /// `k` × the open interest now), so a window with no trades before it accrues nothing.
+    /// Windows are rolled as slots pass (at most three steps: two empty windows clear both).
+    pub fn accrue_premium(&mut self, now: u64, price: u64) -> Result<()> {
+        let period = self.params.funding_period_slots.max(1);
+        let k = crate::math::funding_weight_k(
+            self.params.max_funding_rate_bps,
+            self.params.taker_fee_bps,
+            self.params.maker_fee_bps,
+        );
+        let oi = crate::math::open_interest_notional(
+            self.open_interest_long,
+            self.open_interest_short,
+            price,
         )?;
-        let acc = crate::math::add(self.premium_acc as i128, add)?;
+        let mut t = self.premium_since_slot;
+        let mut acc = self.premium_acc as i128;
+        loop {
+            self.roll_window(t / period);
+            if t >= now {
+                break;
+            }
+            let end = now.min((t / period).saturating_add(1).saturating_mul(period));
+            if self.prev_window_premium == 0 && self.window_premium == 0 {
+                t = now; // nothing stands in this window or the next
+                continue;
+            }
+            acc = crate::math::add(
+                acc,
+                crate::math::window_accrual(
+                    self.prev_window_premium,
+                    self.prev_window_notional,
+                    k,
+                    oi,
+                    end - t,
+                )?,
+            )?;
+            t = end;
+        }
         self.premium_acc = crate::math::to_i64(acc)?;
         self.premium_since_slot = self.premium_since_slot.max(now);
+        Ok(())
+    }
+
+    /// Moves the window sums on to window `w` (the current sums become the previous window's
+    /// if `w` is the next window, else both clear).
+    fn roll_window(&mut self, w: u64) {
+        if w <= self.funding_window {
+            return;
+        }
+        if w == self.funding_window + 1 {
+            self.prev_window_premium = self.window_premium;
+            self.prev_window_notional = self.window_notional;
+        } else {
+            self.prev_window_premium = 0;
+            self.prev_window_notional = 0;
+        }
+        self.window_premium = 0;
+        self.window_notional = 0;
+        self.funding_window = w;
+    }
+
+    /// Whether a position of either side may be bankrupt at `price` (conservative by less
+    /// than one price atom of the rounded-down key): `P ≤ K_long + F` or `P > K_short + F`.
+    pub fn may_hold_bankrupt(&self, price: u64) -> bool {
+        let f = self.cumulative_funding as i128;
+        let p = price as i128;
+        (self.worst_long_key != i64::MIN && p <= self.worst_long_key as i128 + f)
+            || (self.worst_short_key != i64::MAX && p > self.worst_short_key as i128 + f)
+    }
+
+    /// Adds a trade to the current window (after `accrue_premium` up to the trade's slot).
+    pub fn record_trade_premium(&mut self, notional: u64, premium_bps: i64) -> Result<()> {
+        let w = crate::math::premium_weight(notional, premium_bps)?;
+        self.window_premium = self.window_premium.saturating_add(w);
+        self.window_notional = self.window_notional.saturating_add(notional);
         Ok(())
     }
 

@@ -226,9 +226,9 @@ fn documented_offsets() {
     assert_eq!(offset_of!(AdlDrain, flags), 47);
     assert_eq!(d + offset_of!(Market, mark_price), 1632);
     assert_eq!(d + offset_of!(Market, touch_seq), 1640);
-    assert_eq!(d + offset_of!(Market, premium_bps), 1648);
+    assert_eq!(d + offset_of!(Market, funding_window), 1648);
     assert_eq!(d + offset_of!(Market, premium_since_slot), 1656);
-    assert_eq!(d + offset_of!(Market, premium_expiry_slot), 1664);
+    assert_eq!(d + offset_of!(Market, window_notional), 1664);
     assert_eq!(d + offset_of!(Market, premium_acc), 1672);
     assert_eq!(d + offset_of!(Market, funding_carry), 1680);
     assert_eq!(d + offset_of!(Market, flagged_positions), 1688);
@@ -236,7 +236,10 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(Market, max_oracle_age_secs), 1824);
     assert_eq!(d + offset_of!(Market, oracle_feed_id), 1832);
     assert_eq!(d + offset_of!(Market, adl_drains), 1864);
-    assert_eq!(d + offset_of!(Market, reserved), 2376);
+    assert_eq!(d + offset_of!(Market, window_premium), 2376);
+    assert_eq!(d + offset_of!(Market, prev_window_premium), 2384);
+    assert_eq!(d + offset_of!(Market, prev_window_notional), 2392);
+    assert_eq!(d + offset_of!(Market, reserved), 2400);
     assert_eq!(
         d + offset_of!(Market, params) + offset_of!(MarketParams, min_trade_base),
         248
