@@ -183,7 +183,11 @@ pub fn check_worst_keys(m: &MarketSnapshot) -> Result<(), String> {
         .by_leverage
         .first()
         .map_or(i64::MIN, |e| e.key.saturating_neg());
-    let short = m.short_queue.by_leverage.first().map_or(i64::MAX, |e| e.key);
+    let short = m
+        .short_queue
+        .by_leverage
+        .first()
+        .map_or(i64::MAX, |e| e.key);
     if (m.market.worst_long_key, m.market.worst_short_key) != (long, short) {
         return Err(format!(
             "worst keys ({}, {}) but queue heads ({long}, {short})",

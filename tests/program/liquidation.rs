@@ -261,6 +261,8 @@ async fn staker_race_pays_the_lower_value() {
         .unwrap();
     assert_eq!(f.fund().await.balance, 34_220_000 + fees);
     f.bank.warp(UNSTAKE_COOLDOWN_SLOTS).await;
+    // Unstaking checks the market at a fresh oracle price.
+    f.set_price(0, price(89), 0).await.unwrap();
     let t2 = f.users[s2].token;
     let before = f.token_balance(&t2).await;
     f.send_as(&[stake_ix(&f, s2, 2, 0)], &[s2]).await.unwrap();

@@ -42,9 +42,7 @@ async fn exchange_with_markets(n: usize) -> (Fixture, usize) {
         } else {
             f.add_oracle(price(100)).await
         };
-        let (ixs, kps, m) = f
-            .market_instructions(oracle, 2, 2, default_params())
-            .await;
+        let (ixs, kps, m) = f.market_instructions(oracle, 2, 2, default_params()).await;
         f.bank
             .send(&ixs, &[&kps[0], &kps[1], &kps[2]])
             .await
@@ -84,7 +82,9 @@ async fn unstake_checks_every_market_at_the_market_limit() {
     let markets: Vec<MarketAccounts> = f.markets.clone();
     // The largest page of (market, oracle) pairs that fits a packet, paid by the staker.
     let page = (1..=MAX_MARKETS as usize)
-        .take_while(|&n| size(&[ix::if_check_markets(&k, &f.exchange, &markets[..n])], &kp) <= PACKET)
+        .take_while(|&n| {
+            size(&[ix::if_check_markets(&k, &f.exchange, &markets[..n])], &kp) <= PACKET
+        })
         .last()
         .unwrap();
     let last = (1..=MAX_MARKETS as usize)
@@ -101,7 +101,10 @@ async fn unstake_checks_every_market_at_the_market_limit() {
         f.send_as(&[ix], &[s]).await.unwrap();
         at += n;
         txs += 1;
-        assert_eq!(f.stake_account(s).await.unwrap().checked_markets as usize, at);
+        assert_eq!(
+            f.stake_account(s).await.unwrap().checked_markets as usize,
+            at
+        );
     }
     // Out of order (a page that skips a market) is refused by name.
     let skip = ix::if_unstake(&k, &f.exchange, &t, &markets[at + 1..]);
@@ -133,7 +136,7 @@ async fn a_check_round_expires_after_unstake_check_slots() {
     refresh(&mut f).await;
     let bare = ix::if_unstake(&k, &f.exchange, &t, &[]);
     assert_adl_err(
-        f.send_as(&[bare.clone()], &[s]).await,
+        f.send_as(std::slice::from_ref(&bare), &[s]).await,
         AdlError::UnstakeCheckIncomplete,
     );
     // A partial round does not pay either.
@@ -145,7 +148,10 @@ async fn a_check_round_expires_after_unstake_check_slots() {
     );
     // Checking with no markets given is refused by name.
     let empty = ix::if_check_markets(&k, &f.exchange, &[]);
-    assert_adl_err(f.send_as(&[empty], &[s]).await, AdlError::MarketListMismatch);
+    assert_adl_err(
+        f.send_as(&[empty], &[s]).await,
+        AdlError::MarketListMismatch,
+    );
     let ix = ix::if_unstake(&k, &f.exchange, &t, &markets[2..]);
     f.send_as(&[ix], &[s]).await.unwrap();
     check(&mut f).await;

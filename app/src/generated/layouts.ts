@@ -425,6 +425,7 @@ export interface InsuranceFund {
   vesting: bigint;
   vest_slot: bigint;
   unvested_new: bigint;
+  vest_end: bigint;
   reserved: bigint[];
 }
 
@@ -446,7 +447,8 @@ export function decodeInsuranceFund(v: DataView, o: number): InsuranceFund {
     vesting: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 104),
     vest_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 112),
     unvested_new: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 120),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 11, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 128),
+    vest_end: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 128),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 10, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 136),
   };
 }
 
@@ -477,9 +479,11 @@ export interface InsuranceStake {
   pending_value: bigint;
   request_slot: bigint;
   bump: number;
+  checked_markets: number;
+  check_start_slot: bigint;
 }
 
-export const INSURANCESTAKE_SIZE = 105;
+export const INSURANCESTAKE_SIZE = 115;
 
 export function decodeInsuranceStake(v: DataView, o: number): InsuranceStake {
   return {
@@ -491,6 +495,8 @@ export function decodeInsuranceStake(v: DataView, o: number): InsuranceStake {
     pending_value: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 88),
     request_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 96),
     bump: ((v: DataView, o: number) => v.getUint8(o))(v, o + 104),
+    checked_markets: ((v: DataView, o: number) => v.getUint16(o, true))(v, o + 105),
+    check_start_slot: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 107),
   };
 }
 
@@ -583,6 +589,8 @@ export interface Market {
   window_premium: bigint;
   prev_window_premium: bigint;
   prev_window_notional: bigint;
+  worst_long_key: bigint;
+  worst_short_key: bigint;
   reserved: bigint[];
 }
 
@@ -628,7 +636,9 @@ export function decodeMarket(v: DataView, o: number): Market {
     window_premium: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 2368),
     prev_window_premium: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 2376),
     prev_window_notional: ((v: DataView, o: number) => v.getBigUint64(o, true))(v, o + 2384),
-    reserved: ((v: DataView, o: number) => readArray(v, o, 5, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 2392),
+    worst_long_key: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 2392),
+    worst_short_key: ((v: DataView, o: number) => v.getBigInt64(o, true))(v, o + 2400),
+    reserved: ((v: DataView, o: number) => readArray(v, o, 3, 8, (v: DataView, o: number) => v.getBigUint64(o, true)))(v, o + 2408),
   };
 }
 

@@ -96,6 +96,12 @@ impl World {
         };
         let backup = self.b.clone();
         let now = self.now;
+        if self.old.is_some() {
+            // The old rule replaces the window rule: nothing for the program's own crank
+            // (run by every trade) to apply.
+            self.b.market.window_premium = 0;
+            self.b.market.prev_window_premium = 0;
+        }
         let ok = self.b.with(|st, users| {
             let (mut t, mut m) = (users[taker], users[maker]);
             st.price = Some(P);
@@ -109,6 +115,7 @@ impl World {
             return false;
         }
         if let Some(o) = self.old.as_mut() {
+            self.b.market.window_premium = 0;
             o.accrue(now);
             o.premium = math::premium_bps(price, P, 50).unwrap();
             o.since = now;
@@ -127,13 +134,9 @@ impl World {
             }
             Some(o) => {
                 o.accrue(self.now);
-                let (d, c) = math::funding_step(
-                    o.acc * math::PREMIUM_ACC_SCALE,
-                    o.carry,
-                    P,
-                    PERIOD,
-                )
-                .unwrap();
+                let (d, c) =
+                    math::funding_step(o.acc * math::PREMIUM_ACC_SCALE, o.carry, P, PERIOD)
+                        .unwrap();
                 o.acc = 0;
                 o.carry = c;
                 crate::engine::apply_funding(&mut self.b.market, d).unwrap();

@@ -12,6 +12,8 @@ mod events;
 #[cfg(test)]
 mod funding_tests;
 mod liquidation;
+#[cfg(test)]
+mod no_profit_attack_tests;
 mod pro_rata;
 #[cfg(test)]
 mod review_tests;

@@ -14,9 +14,10 @@ pub type TradeSide = (u32, FillOutcome, u64);
 impl MarketState<'_> {
     /// `trade`: a matched fill between two users at `args.price` — the band and minimum-size
     /// checks, both sides (`fill_user`), the minimum position left, and the trade's premium
-    /// for funding: the premium is accrued up to `now` on the open interest before the trade,
-    /// then the trade's notional-weighted premium joins the current window (it sets the next
-    /// window's rate, `Market::accrue_premium`). Returns each side's (slot, outcome, fee).
+    /// for funding: the funding index is brought up to `now` on the open interest before the
+    /// trade (`crank_funding`), then the trade's notional-weighted premium joins the current
+    /// window (it sets the next window's rate, `Market::accrue_premium`). Returns each side's
+    /// (slot, outcome, fee).
     pub fn trade(
         &mut self,
         taker: &mut UserAccount,
@@ -36,7 +37,9 @@ impl MarketState<'_> {
         );
         let premium = math::premium_bps(args.price, oracle_price, params.max_funding_rate_bps)?;
         let notional = math::fill_notional(args.taker_base.unsigned_abs(), args.price)?;
-        self.market.accrue_premium(now, oracle_price)?;
+        // Funding up to now is applied before the fills (`crank_funding`), on the open interest
+        // that held it: a position opened now never pays for slots before it existed.
+        super::crank_funding(self.market, oracle_price, now)?;
         let t = self.fill_user(
             taker,
             args.taker_base,

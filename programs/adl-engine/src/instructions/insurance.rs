@@ -40,6 +40,7 @@ pub fn handle_init_insurance_fund(
     f.unstake_window_slots = unstake_window_slots;
     f.fee_vest_slots = fee_vest_slots;
     f.vest_slot = Clock::get()?.slot;
+    f.vest_end = f.vest_slot;
     f.bump = ctx.bumps.fund;
     emit!(InsuranceFundInitialized {
         fund: ctx.accounts.fund.key(),
@@ -201,18 +202,10 @@ pub fn handle_if_check_markets(ctx: Context<CheckMarkets>) -> Result<()> {
     a.exchange.check_not_paused(PauseBit::Unstake)?;
     {
         let f = a.fund.load()?;
-        require_keys_eq!(
-            f.exchange,
-            a.exchange.key(),
-            AdlError::ExchangeMismatch
-        );
+        require_keys_eq!(f.exchange, a.exchange.key(), AdlError::ExchangeMismatch);
     }
     require_keys_eq!(a.stake.fund, a.fund.key(), AdlError::ExchangeMismatch);
-    require_keys_eq!(
-        a.stake.staker,
-        a.staker.key(),
-        AdlError::UserOwnerMismatch
-    );
+    require_keys_eq!(a.stake.staker, a.staker.key(), AdlError::UserOwnerMismatch);
     require!(
         !ctx.remaining_accounts.is_empty(),
         AdlError::MarketListMismatch
@@ -287,7 +280,7 @@ pub fn check_markets(
     pairs: &[AccountInfo],
     now: u64,
 ) -> Result<()> {
-    require!(pairs.len() % 2 == 0, AdlError::MarketListMismatch);
+    require!(pairs.len().is_multiple_of(2), AdlError::MarketListMismatch);
     if stake.checked_markets == 0
         || now > stake.check_start_slot.saturating_add(UNSTAKE_CHECK_SLOTS)
     {
@@ -298,10 +291,7 @@ pub fn check_markets(
     for pair in pairs.chunks(2) {
         let (info, oracle) = (&pair[0], &pair[1]);
         let index = stake.checked_markets;
-        require!(
-            index < exchange.market_count,
-            AdlError::MarketListMismatch
-        );
+        require!(index < exchange.market_count, AdlError::MarketListMismatch);
         require_keys_eq!(*info.owner, crate::ID, AdlError::MarketListMismatch);
         let m: Market = {
             let data = info.try_borrow_data()?;

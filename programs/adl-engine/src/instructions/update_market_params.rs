@@ -25,7 +25,7 @@ pub fn handle_update_market_params(
         ctx.accounts.exchange.key(),
         AdlError::ExchangeMismatch
     );
-    m.params = params;
+    m.set_params(params, Clock::get()?.slot);
     emit!(MarketParamsUpdated {
         market: ctx.accounts.market.key(),
     });

@@ -439,28 +439,46 @@ pub fn shares_value(shares: u64, total_shares: u64, balance: u64) -> MathResult<
     )?)
 }
 
-/// Earnings still vesting at `now` of an amount `vesting` that vests linearly over
-/// `vest_slots` from `since`: `vesting·(L − min(L, now − since))/L`, rounded up when
-/// `round_up` (what a leaving staker may not take) and down otherwise (the remainder carried
-/// into a new schedule, so at least one atom vests per update).
+/// Earnings still vesting at `now` of an amount `vesting` that vests linearly from `since` to
+/// `end`: `vesting·(end − now)/(end − since)` before `end`, 0 after; rounded up when `round_up`
+/// (what a leaving staker may not take) and down otherwise (the remainder carried into a new
+/// schedule).
 pub fn vesting_left(
     vesting: u64,
     since: u64,
-    vest_slots: u64,
+    end: u64,
     now: u64,
     round_up: bool,
 ) -> MathResult<u64> {
-    if vest_slots == 0 {
+    if now >= end || end <= since {
         return Ok(0);
     }
-    let left = vest_slots - now.saturating_sub(since).min(vest_slots);
+    let left = end - now.max(since);
     let num = mul(vesting as i128, left as i128)?;
+    let den = (end - since) as i128;
     let q = if round_up {
-        div_ceil(num, vest_slots as i128)?
+        div_ceil(num, den)?
     } else {
-        div_floor(num, vest_slots as i128)?
+        div_floor(num, den)?
     };
     to_u64(q)
+}
+
+/// Slots over which a merged vesting schedule runs: what is left, `rest`, with `rest_slots`
+/// to go, and a new earning `new` over `vest_slots` vest together until the amount-weighted
+/// mean end, `⌈(rest·rest_slots + new·vest_slots)/(rest + new)⌉`. Each earning keeps its
+/// integral of locked value (so a tiny earning cannot slow what is vesting), and the merged
+/// rate never exceeds the sum of the parts' rates.
+pub fn merged_vest_slots(rest: u64, rest_slots: u64, new: u64, vest_slots: u64) -> MathResult<u64> {
+    let total = add(rest as i128, new as i128)?;
+    if total == 0 {
+        return Ok(0);
+    }
+    let num = add(
+        mul(rest as i128, rest_slots as i128)?,
+        mul(new as i128, vest_slots as i128)?,
+    )?;
+    to_u64(div_ceil(num, total)?)
 }
 
 /// Whether the fund's share price has fallen so far (`S > balance·V·WIPE_FACTOR`) that its

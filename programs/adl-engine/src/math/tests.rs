@@ -372,7 +372,10 @@ fn a_window_rate_is_weighted_by_notional_against_k_open_interest() {
         window_accrual(502, 100_500, Some(29), oi, 100).unwrap(),
         1_731
     );
-    assert_eq!(window_accrual(-502, 100_500, Some(29), oi, 100).unwrap(), -1_731);
+    assert_eq!(
+        window_accrual(-502, 100_500, Some(29), oi, 100).unwrap(),
+        -1_731
+    );
     // No fee (k = None), no premium, or no open interest and no volume: nothing accrues.
     assert_eq!(window_accrual(145_000_000, 1, None, oi, 4).unwrap(), 0);
     assert_eq!(window_accrual(0, 1, Some(29), oi, 4).unwrap(), 0);

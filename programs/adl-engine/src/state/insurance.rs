@@ -10,14 +10,15 @@ use crate::math;
 /// transfer and no extra accounts in liquidations).
 ///
 /// Earnings vest: what the fund earns (swept trading fees, liquidation shares) is part of
-/// `balance` at once — it pays bankruptcies at once — but reaches the value of a share only
-/// linearly over `fee_vest_slots` (`exit_balance`; shares are bought and sold at that value).
-/// A stake made just before a sweep therefore receives only its share of what vests while it
-/// stays at risk (docs/reliability.md, "Staking around fees").
+/// `balance` at once — it pays bankruptcies at once, and a new stake pays for it — but reaches
+/// what a leaving staker is paid only linearly over `fee_vest_slots` (`exit_balance`). Fees
+/// swept before a stake never reach it; fees waiting in a pool when it stakes reach it only as
+/// they vest (docs/adl.md, "Insurance fund").
 ///
 /// ABI: `exchange` @8, `balance` @40, `total_shares` @48, `unstake_cooldown_slots` @56,
 /// `total_paid` @64, `total_earned` @72, `share_epoch` @80, `unstake_window_slots` @96,
-/// `fee_vest_slots` @104, `vesting` @112, `vest_slot` @120, `unvested_new` @128.
+/// `fee_vest_slots` @104, `vesting` @112, `vest_slot` @120, `unvested_new` @128,
+/// `vest_end` @136.
 #[account(zero_copy)]
 #[derive(Debug)]
 pub struct InsuranceFund {
@@ -51,7 +52,9 @@ pub struct InsuranceFund {
     /// Earned since the last vesting update (`settle_vesting`): none of it has vested yet;
     /// it starts vesting at the next update (every stake, unstake and sweep makes one).
     pub unvested_new: u64,
-    pub reserved: [u64; 11],
+    /// Slot at which `vesting` has fully vested.
+    pub vest_end: u64,
+    pub reserved: [u64; 10],
 }
 
 const _: () = assert!(size_of::<InsuranceFund>() == 216);
@@ -99,60 +102,55 @@ impl InsuranceFund {
     /// Earnings not yet vested at `now`, quote atoms, rounded up (against the staker who
     /// leaves): the vesting remainder plus everything earned since the last update.
     pub fn locked(&self, now: u64) -> Result<u64> {
-        let v = math::vesting_left(self.vesting, self.vest_slot, self.fee_vest_slots, now, true)?;
+        let v = math::vesting_left(self.vesting, self.vest_slot, self.vest_end, now, true)?;
         Ok(math::add_u64(v, self.unvested_new)?)
     }
 
-    /// What shares are worth at `now`: `balance` less what has not vested (a loss larger
-    /// than the vested part leaves shares worth nothing until more vests).
+    /// What a leaving staker's shares are worth at `now`: `balance` less what has not vested
+    /// (zero if a loss took more than the vested part).
     pub fn exit_balance(&self, now: u64) -> Result<u64> {
         Ok(self.balance.saturating_sub(self.locked(now)?))
     }
 
-    /// Restarts vesting at `now`: what is left of the schedule (rounded down — at least one
-    /// atom vests per update while any is left, so frequent updates cannot freeze it) plus
-    /// the earnings since the last update vest from `now` over `fee_vest_slots` (at once while
-    /// no shares are outstanding). Earnings
-    /// therefore never vest faster than linearly over `fee_vest_slots` from when they were
-    /// earned, up to one atom per update.
+    /// Starts the earnings since the last update vesting at `now`: they and what is left of
+    /// the schedule (rounded down) vest together until the amount-weighted mean of their ends
+    /// (`math::merged_vest_slots`): an earning never vests faster than linearly over
+    /// `fee_vest_slots`, and a tiny one cannot slow what is already vesting. Nothing new: no
+    /// change (an empty sweep cannot restart a schedule). With no shares outstanding there is
+    /// no staker to vest to: earnings become fund capital at once (held by the virtual
+    /// shares).
     pub fn settle_vesting(&mut self, now: u64) -> Result<()> {
-        let left = math::vesting_left(
-            self.vesting,
-            self.vest_slot,
+        if self.total_shares == 0 {
+            self.vesting = 0;
+            self.unvested_new = 0;
+            self.vest_slot = now;
+            self.vest_end = now;
+            return Ok(());
+        }
+        if self.unvested_new == 0 {
+            return Ok(());
+        }
+        let rest = math::vesting_left(self.vesting, self.vest_slot, self.vest_end, now, false)?;
+        let slots = math::merged_vest_slots(
+            rest,
+            self.vest_end.saturating_sub(now),
+            self.unvested_new,
             self.fee_vest_slots,
-            now,
-            false,
         )?;
-        // With no shares outstanding there is no staker to vest to: earnings become fund
-        // capital at once (held by the virtual shares), so the next stake pays for them.
-        self.vesting = if self.total_shares == 0 {
-            0
-        } else {
-            math::add_u64(left, self.unvested_new)?
-        };
+        self.vesting = math::add_u64(rest, self.unvested_new)?;
         self.unvested_new = 0;
         self.vest_slot = now;
+        self.vest_end = now.saturating_add(slots);
         Ok(())
     }
 
-    /// `if_stake`'s bookkeeping: mints shares for `amount` at the value of shares now (on the
-    /// vested balance, as unstaking pays). Shares a loss has left worth (almost) nothing —
-    /// the vested balance zero, or the price below `1/WIPE_FACTOR` of the first — are retired
-    /// first (a new share epoch; what still vests becomes capital the stake pays for). Returns
-    /// the shares
-    /// minted.
+    /// `if_stake`'s bookkeeping: mints shares for `amount` priced on the whole balance —
+    /// earnings still vesting included, so a new stake pays for them and cannot dilute the
+    /// stakers who earned them. Returns the shares minted.
     pub fn stake(&mut self, stake: &mut InsuranceStake, amount: u64, now: u64) -> Result<u64> {
         stake.sync_epoch(self);
         self.settle_vesting(now)?;
-        let free = self.exit_balance(now)?;
-        if self.total_shares > 0 && (free == 0 || math::shares_wiped(self.total_shares, free)) {
-            self.total_shares = 0;
-            self.share_epoch = math::add_u64(self.share_epoch, 1)?;
-            stake.sync_epoch(self);
-            self.settle_vesting(now)?;
-        }
-        let free = self.exit_balance(now)?;
-        let shares = math::shares_for_stake(amount, self.total_shares, free)?;
+        let shares = math::shares_for_stake(amount, self.total_shares, self.balance)?;
         require!(shares > 0, AdlError::ZeroAmount);
         self.balance = math::add_u64(self.balance, amount)?;
         self.total_shares = math::add_u64(self.total_shares, shares)?;

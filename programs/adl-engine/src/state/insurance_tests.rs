@@ -6,16 +6,17 @@
 //! 100,000 USDC stake and a sweep in one transaction took 69.31 of 70 USDC from an honest
 //! 1,000 USDC staker).
 //!
-//! The rule: earnings vest into the value of shares linearly over `fee_vest_slots` from the
-//! first fund update after they are earned; shares are bought and sold at the vested value.
-//! Its bound, checked here by an adversary acting between every pair of honest operations:
-//! a staker whose shares were bought from slot `t` on and whose unstake request is made at
-//! slot `r` gains at most `ceil(f·(A + E·(r − t)/L)) + n` atoms, where `f` is the largest
-//! fraction of the shares it held in `[t, r]`, `A` what accrued after its stake (fees paid by
-//! traders into a pool, liquidation shares), `E` everything the fund earned up to `r`, `L`
+//! The rule: earnings vest into what a leaving staker is paid linearly over `fee_vest_slots`
+//! (`exit_balance`); new shares are priced on the whole balance, so fees swept before a stake
+//! never reach it. Its bound, checked here by an adversary acting between every pair of honest
+//! operations: a staker whose shares were bought from slot `t` on and whose unstake request is
+//! made at slot `r` gains at most `ceil(f·(A + N + E·(r − t)/L)) + n` atoms, where `f` is the
+//! largest fraction of the shares it held in `[t, r]`, `A` what accrued after its stake (fees
+//! paid by traders into a pool, liquidation shares), `N` what later stakers paid for earnings
+//! still vesting when they bought in, `E` everything the fund earned up to `r`, `L`
 //! `fee_vest_slots` and `n` the number of fund operations in `[t, r]` (each may move one atom
-//! by rounding). Fees that accrued before the stake reach it only through the vesting term:
-//! in proportion to the slots it stays at risk. With the old rule (every earning at once in the value of shares) the same
+//! by rounding). Fees waiting in a pool when it stakes reach it only through the vesting term
+//! (in proportion to the slots it stays at risk) or through `N`. With the old rule (every earning at once in the value of shares) the same
 //! adversary breaks the bound — `old_rule_breaks_the_bound` shows the check can fail.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -130,6 +131,7 @@ fn play(script: &[(Op, Move)], old_rule: bool) -> Run {
     let mut frac = (0u128, 1u128);
     let mut ops_in_cycle = 0u64;
     let mut accrued = 0u64;
+    let mut premiums = 0u64;
     let mut request_at = None::<u64>;
     let sweep = |f: &mut InsuranceFund, pool: &mut u64, now: u64| {
         f.earn(*pool).unwrap();
@@ -158,7 +160,20 @@ fn play(script: &[(Op, Move)], old_rule: bool) -> Run {
                 f.pay(x).unwrap();
             }
             Op::HonestStake(x) => {
-                let _ = f.stake(&mut honest, x, now);
+                let before = honest.shares;
+                if f.stake(&mut honest, x, now).is_ok() && staked > 0 {
+                    // What the newcomer paid for earnings still vesting: its stake less what
+                    // its new shares are worth to a leaver now. Existing holders' leaving value
+                    // rises by that much (they sold part of their unvested claim).
+                    let minted = honest.shares - before;
+                    let worth = crate::math::shares_value(
+                        minted,
+                        f.total_shares,
+                        f.exit_balance(now).unwrap(),
+                    )
+                    .unwrap();
+                    premiums += x.saturating_sub(worth);
+                }
             }
             Op::Wait(d) => now += d,
         }
@@ -181,6 +196,7 @@ fn play(script: &[(Op, Move)], old_rule: bool) -> Run {
                         since = now;
                         ops_in_cycle = 0;
                         accrued = 0;
+                        premiums = 0;
                         frac = (0, 1);
                     }
                     staked += x;
@@ -215,7 +231,8 @@ fn play(script: &[(Op, Move)], old_rule: bool) -> Run {
                         run.max_gain = run.max_gain.max(gain);
                         let earned = f.total_earned as u128;
                         let bound = (frac.0
-                            * (accrued as u128 * VEST as u128 + earned * (r - since) as u128))
+                            * ((accrued as u128 + premiums as u128) * VEST as u128
+                                + earned * (r - since) as u128))
                             .div_ceil(frac.1 * VEST as u128)
                             + ops_in_cycle as u128;
                         if gain > bound as i128 {

@@ -524,7 +524,17 @@ impl Market {
     /// Moves the window sums on to window `w` (the current sums become the previous window's
     /// if `w` is the next window, else both clear).
     fn roll_window(&mut self, w: u64) {
-        if w <= self.funding_window {
+        if w < self.funding_window {
+            // The window index went back (the period was raised without `set_params`):
+            // start afresh rather than wait for it to catch up.
+            self.funding_window = w;
+            self.window_premium = 0;
+            self.window_notional = 0;
+            self.prev_window_premium = 0;
+            self.prev_window_notional = 0;
+            return;
+        }
+        if w == self.funding_window {
             return;
         }
         if w == self.funding_window + 1 {
@@ -539,13 +549,42 @@ impl Market {
         self.funding_window = w;
     }
 
-    /// Whether a position of either side may be bankrupt at `price` (conservative by less
-    /// than one price atom of the rounded-down key): `P ≤ K_long + F` or `P > K_short + F`.
+    /// Whether a position of either side may be bankrupt at `price`: a long only if
+    /// `P ≤ K_long + F + g`, a short only if `P ≥ K_short + F − g`, where `K` is the cached head
+    /// key (rounded down, the exact key is below `K + 1`) and `g = ⌈2·BASE/q_min⌉ + 1` price
+    /// atoms covers the rounding of a position's equity (its funding and value terms are each
+    /// rounded against it by less than one quote atom, which is `BASE/|q|` price atoms) for
+    /// every position of at least `q_min = max(min_position_base, min_trade_base)` — at any
+    /// place in the queue, since its exact key is at most the head's. Conservative: it may
+    /// also answer yes for a position whose equity is a few atoms above zero.
     pub fn may_hold_bankrupt(&self, price: u64) -> bool {
+        let q_min = self
+            .params
+            .min_position_base
+            .max(self.params.min_trade_base)
+            .max(1) as i128;
+        let g = (2 * crate::math::BASE_PRECISION + q_min - 1) / q_min + 1;
         let f = self.cumulative_funding as i128;
         let p = price as i128;
-        (self.worst_long_key != i64::MIN && p <= self.worst_long_key as i128 + f)
-            || (self.worst_short_key != i64::MAX && p > self.worst_short_key as i128 + f)
+        (self.worst_long_key != i64::MIN && p <= self.worst_long_key as i128 + f + g)
+            || (self.worst_short_key != i64::MAX && p >= self.worst_short_key as i128 + f - g)
+    }
+
+    /// Replaces the parameters (`update_market_params`). A new funding period starts the
+    /// windows afresh at `now` (the premium of the window in progress and any accrual not
+    /// yet cranked are dropped: crank `update_funding` before changing the period).
+    pub fn set_params(&mut self, params: MarketParams, now: u64) {
+        if params.funding_period_slots != self.params.funding_period_slots {
+            self.funding_window = now / params.funding_period_slots.max(1);
+            self.window_premium = 0;
+            self.window_notional = 0;
+            self.prev_window_premium = 0;
+            self.prev_window_notional = 0;
+            self.premium_acc = 0;
+            self.funding_carry = 0;
+            self.premium_since_slot = now;
+        }
+        self.params = params;
     }
 
     /// Adds a trade to the current window (after `accrue_premium` up to the trade's slot).

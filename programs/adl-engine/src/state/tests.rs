@@ -239,7 +239,9 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(Market, window_premium), 2376);
     assert_eq!(d + offset_of!(Market, prev_window_premium), 2384);
     assert_eq!(d + offset_of!(Market, prev_window_notional), 2392);
-    assert_eq!(d + offset_of!(Market, reserved), 2400);
+    assert_eq!(d + offset_of!(Market, worst_long_key), 2400);
+    assert_eq!(d + offset_of!(Market, worst_short_key), 2408);
+    assert_eq!(d + offset_of!(Market, reserved), 2416);
     assert_eq!(
         d + offset_of!(Market, params) + offset_of!(MarketParams, min_trade_base),
         248
@@ -252,6 +254,10 @@ fn documented_offsets() {
     assert_eq!(d + offset_of!(InsuranceFund, total_shares), 48);
     assert_eq!(d + offset_of!(InsuranceFund, share_epoch), 80);
     assert_eq!(d + offset_of!(InsuranceFund, unstake_window_slots), 96);
+    assert_eq!(d + offset_of!(InsuranceFund, fee_vest_slots), 104);
+    assert_eq!(d + offset_of!(InsuranceFund, vesting), 112);
+    assert_eq!(d + offset_of!(InsuranceFund, vest_slot), 120);
+    assert_eq!(d + offset_of!(InsuranceFund, unvested_new), 128);
     assert_eq!(d + offset_of!(UserAccount, owner), 8);
     assert_eq!(d + offset_of!(UserAccount, exchange), 40);
     assert_eq!(d + offset_of!(UserAccount, free_collateral), 72);
