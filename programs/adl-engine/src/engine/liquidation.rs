@@ -118,6 +118,15 @@ impl MarketState<'_> {
         }
         let (lslot, _, _) =
             self.fill_user(liquidator, -delta, notional, liquidator_margin, 0, price)?;
+        // The takeover may leave the liquidator any size down to what it took (a position
+        // below the minimum can always be liquidated), but not a remainder of its own netted
+        // below both: dust positions escape the O(1) bankruptcy check unstaking relies on.
+        let left = self.book.slot(lslot)?;
+        require!(
+            !left.is_open()
+                || left.base.unsigned_abs() >= taken.min(self.market.params.min_position_base),
+            AdlError::PositionTooSmall
+        );
         out.liquidator_slot = lslot;
         Ok(out)
     }

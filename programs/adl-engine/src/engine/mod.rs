@@ -18,6 +18,8 @@ mod pro_rata;
 #[cfg(test)]
 mod review_tests;
 #[cfg(test)]
+mod second_review_tests;
+#[cfg(test)]
 mod tests;
 mod trading;
 

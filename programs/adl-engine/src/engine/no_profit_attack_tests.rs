@@ -303,8 +303,8 @@ fn empty_sweep(f: &mut InsuranceFund, now: u64) {
 /// new was earned (`unvested_new == 0`: keep `vesting`/`vest_slot`), and when something was,
 /// keep the old part on its own end slot (store `vest_end`; merge new earnings with end
 /// `max(vest_end, now + L)` weighted by amount, never later than `now + L` for the old part).
-/// Closed: an update with nothing new leaves the schedule alone, and new earnings merge at
-/// the amount-weighted mean end (`math::merged_vest_slots`): a tiny one cannot slow the rest.
+/// Closed: an update with nothing new leaves the schedule alone (an empty sweep cannot
+/// restart it).
 #[test]
 fn i1_empty_sweeps_slow_vesting_and_shift_it_from_leavers() {
     let t = 1_000;
@@ -500,4 +500,43 @@ fn u2_cached_heads_follow_a_new_most_leveraged_position() {
     assert!(w.b.market.may_hold_bankrupt(px(90)));
     assert!(w.b.market.may_hold_bankrupt(px(90) + 2_001));
     assert!(!w.b.market.may_hold_bankrupt(px(90) + 2_002));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 1_000, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// **U3 — the O(1) unstake check is sound against a full scan.** Random books (1–12
+    /// positions a side of at least `min_position_base`, entries 50–150 USD, margins from
+    /// nothing to 30 %), a random funding index (±1 USD) and a random price (40–160 USD): when
+    /// any position is bankrupt by the program's own test (`math::is_bankrupt` of its equity
+    /// at the price), `Market::may_hold_bankrupt` says so. Who would lose: the stakers who
+    /// stay, if one left ahead of that loss.
+    #[test]
+    fn u3_the_head_check_never_misses_a_bankrupt_position(
+        longs in proptest::collection::vec((1_000_000i64..100_000_000_000, 50u64..150, 0u32..3_000), 1..12),
+        shorts in proptest::collection::vec((1_000_000i64..100_000_000_000, 50u64..150, 0u32..3_000), 1..12),
+        f in -1_000_000i64..1_000_000,
+        p in 40_000_000u64..160_000_000,
+    ) {
+        let book = |v: &[(i64, u64, u32)]| -> Vec<(i64, u64, i64)> {
+            v.iter()
+                .map(|&(q, e, m)| {
+                    let notional = q as i128 * px(e) as i128 / ONE as i128;
+                    (q, px(e), (notional * m as i128 / 10_000) as i64)
+                })
+                .collect()
+        };
+        let mut b = two_sided(&book(&longs), &book(&shorts));
+        b.market.cumulative_funding = f;
+        b.with(|_, _| {});
+        let any = b.with(|st, _| {
+            (0..(longs.len() + shorts.len()) as u32).any(|s| {
+                let pos = st.book.slot(s).unwrap();
+                crate::math::is_bankrupt(pos.equity(f, p).unwrap())
+            })
+        });
+        if any {
+            proptest::prop_assert!(b.market.may_hold_bankrupt(p), "missed a bankrupt position at {p}");
+        }
+    }
 }

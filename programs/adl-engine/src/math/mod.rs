@@ -464,23 +464,6 @@ pub fn vesting_left(
     to_u64(q)
 }
 
-/// Slots over which a merged vesting schedule runs: what is left, `rest`, with `rest_slots`
-/// to go, and a new earning `new` over `vest_slots` vest together until the amount-weighted
-/// mean end, `⌈(rest·rest_slots + new·vest_slots)/(rest + new)⌉`. Each earning keeps its
-/// integral of locked value (so a tiny earning cannot slow what is vesting), and the merged
-/// rate never exceeds the sum of the parts' rates.
-pub fn merged_vest_slots(rest: u64, rest_slots: u64, new: u64, vest_slots: u64) -> MathResult<u64> {
-    let total = add(rest as i128, new as i128)?;
-    if total == 0 {
-        return Ok(0);
-    }
-    let num = add(
-        mul(rest as i128, rest_slots as i128)?,
-        mul(new as i128, vest_slots as i128)?,
-    )?;
-    to_u64(div_ceil(num, total)?)
-}
-
 /// Whether the fund's share price has fallen so far (`S > balance·V·WIPE_FACTOR`) that its
 /// shares must be retired (see `WIPE_FACTOR`).
 pub fn shares_wiped(total_shares: u64, balance: u64) -> bool {

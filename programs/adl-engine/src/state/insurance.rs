@@ -113,12 +113,12 @@ impl InsuranceFund {
     }
 
     /// Starts the earnings since the last update vesting at `now`: they and what is left of
-    /// the schedule (rounded down) vest together until the amount-weighted mean of their ends
-    /// (`math::merged_vest_slots`): an earning never vests faster than linearly over
-    /// `fee_vest_slots`, and a tiny one cannot slow what is already vesting. Nothing new: no
-    /// change (an empty sweep cannot restart a schedule). With no shares outstanding there is
-    /// no staker to vest to: earnings become fund capital at once (held by the virtual
-    /// shares).
+    /// the schedule (rounded down) vest together linearly over `fee_vest_slots` from `now` —
+    /// a line above the sum of the separate schedules, so no earning ever vests faster than
+    /// linearly over `fee_vest_slots` from when it was earned (what is left is slowed, and only
+    /// a real earning can do that). Nothing new: no change (an empty sweep cannot restart the
+    /// schedule). With no shares outstanding there is no staker to vest to: earnings become
+    /// fund capital at once (held by the virtual shares).
     pub fn settle_vesting(&mut self, now: u64) -> Result<()> {
         if self.total_shares == 0 {
             self.vesting = 0;
@@ -131,16 +131,10 @@ impl InsuranceFund {
             return Ok(());
         }
         let rest = math::vesting_left(self.vesting, self.vest_slot, self.vest_end, now, false)?;
-        let slots = math::merged_vest_slots(
-            rest,
-            self.vest_end.saturating_sub(now),
-            self.unvested_new,
-            self.fee_vest_slots,
-        )?;
         self.vesting = math::add_u64(rest, self.unvested_new)?;
         self.unvested_new = 0;
         self.vest_slot = now;
-        self.vest_end = now.saturating_add(slots);
+        self.vest_end = now.saturating_add(self.fee_vest_slots);
         Ok(())
     }
 
@@ -196,6 +190,9 @@ impl InsuranceFund {
         let pay = stake.pending_value.min(now_value);
         self.balance = math::sub_u64(self.balance, pay, AdlError::InsufficientInsurance)?;
         self.total_shares = math::sub_u64(self.total_shares, shares, AdlError::InsufficientShares)?;
+        // The last staker left: what was still vesting is fund capital now (the next stake
+        // pays for it).
+        self.settle_vesting(now)?;
         stake.shares = math::sub_u64(stake.shares, shares, AdlError::InsufficientShares)?;
         stake.pending_shares = 0;
         stake.pending_value = 0;
