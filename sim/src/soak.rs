@@ -444,11 +444,18 @@ impl World {
             maker_margin: notional * mm / 100,
         };
         let new_side_entries = self.side_counts();
-        let ok = self.tx(None, &[taker, maker], |st, users, _, _| {
+        let ok = self.tx(None, &[taker, maker], |st, users, _, w2| {
             let mut t = users[taker];
             let mut m = users[maker];
             st.price = Some(oracle);
+            // A trade brings the funding index up to its slot first (`crank_funding`): that
+            // funding moves every escrow's P_exec like a crank does.
+            let f0 = st.market.cumulative_funding;
             st.trade(&mut t, &mut m, &args, oracle, now)?;
+            let d = st.market.cumulative_funding - f0;
+            if d != 0 {
+                w2.funding.push(d);
+            }
             users[taker] = t;
             users[maker] = m;
             Ok(())
