@@ -540,6 +540,29 @@ fn market_pairs(markets: &[MarketAccounts]) -> impl Iterator<Item = AccountMeta>
     })
 }
 
+/// An unstake for an exchange with any number of markets, in order, one instruction per
+/// transaction: `if_check_markets` pages of at most `per_tx` markets, then `if_unstake` with
+/// the rest (at most `per_tx`). Send them within `UNSTAKE_CHECK_SLOTS` of the first. 12 pairs
+/// fit every such transaction the staker pays for (13 `if_check_markets`, 12 `if_unstake`;
+/// measured in `tests/program/staking.rs`).
+pub fn unstake_in_pages(
+    staker: &Pubkey,
+    exchange: &Pubkey,
+    staker_token: &Pubkey,
+    markets: &[MarketAccounts],
+    per_tx: usize,
+) -> Vec<Instruction> {
+    let per_tx = per_tx.max(1);
+    let mut out = Vec::new();
+    let mut rest = markets;
+    while rest.len() > per_tx {
+        out.push(if_check_markets(staker, exchange, &rest[..per_tx]));
+        rest = &rest[per_tx..];
+    }
+    out.push(if_unstake(staker, exchange, staker_token, rest));
+    out
+}
+
 /// Checks the next markets (continuing the stake's round) for losses before an unstake.
 pub fn if_check_markets(
     staker: &Pubkey,

@@ -93,14 +93,17 @@ async fn unstake_checks_every_market_at_the_market_limit() {
         .unwrap();
     assert!(page >= 12 && last >= 11, "page {page}, last {last}");
     // Pages of if_check_markets, then if_unstake with the rest: all within one check round.
+    let per_tx = page.min(last);
+    let ixs = ix::unstake_in_pages(&k, &f.exchange, &t, &markets, per_tx);
+    let txs = ixs.len();
+    for ix in &ixs {
+        assert!(size(std::slice::from_ref(ix), &kp) <= PACKET);
+    }
+    let (pages, unstake) = ixs.split_at(txs - 1);
     let mut at = 0;
-    let mut txs = 0;
-    while MAX_MARKETS as usize - at > last {
-        let n = page.min(MAX_MARKETS as usize - at);
-        let ix = ix::if_check_markets(&k, &f.exchange, &markets[at..at + n]);
-        f.send_as(&[ix], &[s]).await.unwrap();
-        at += n;
-        txs += 1;
+    for ix in pages {
+        f.send_as(std::slice::from_ref(ix), &[s]).await.unwrap();
+        at += per_tx;
         assert_eq!(
             f.stake_account(s).await.unwrap().checked_markets as usize,
             at
@@ -110,9 +113,7 @@ async fn unstake_checks_every_market_at_the_market_limit() {
     let skip = ix::if_unstake(&k, &f.exchange, &t, &markets[at + 1..]);
     assert_adl_err(f.send_as(&[skip], &[s]).await, AdlError::MarketListMismatch);
     let before = f.token_balance(&t).await;
-    let ix = ix::if_unstake(&k, &f.exchange, &t, &markets[at..]);
-    f.send_as(&[ix], &[s]).await.unwrap();
-    txs += 1;
+    f.send_as(unstake, &[s]).await.unwrap();
     check(&mut f).await;
     assert_eq!(f.token_balance(&t).await, before + 100 * USDC);
     assert_eq!(f.stake_account(s).await.unwrap().checked_markets, 0);
