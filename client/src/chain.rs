@@ -48,6 +48,16 @@ pub trait Chain {
     fn keeper(&self) -> Pubkey;
     /// Current slot.
     async fn slot(&self) -> Result<u64, ChainError>;
+    /// Compute units a transaction of `ixs` would consume, by simulation (`None`: the chain
+    /// cannot say, or the simulation failed — the send will report why).
+    async fn simulate_units(&self, _ixs: &[Instruction]) -> Result<Option<u64>, ChainError> {
+        Ok(None)
+    }
+    /// Recent prioritization fees (micro-lamports per compute unit) paid by transactions
+    /// that wrote `writable` (empty: no data).
+    async fn recent_fees(&self, _writable: &[Pubkey]) -> Result<Vec<u64>, ChainError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A Solana cluster over JSON-RPC.
@@ -139,6 +149,38 @@ impl Chain for RpcChain {
 
     fn keeper(&self) -> Pubkey {
         self.payer.pubkey()
+    }
+
+    async fn simulate_units(&self, ixs: &[Instruction]) -> Result<Option<u64>, ChainError> {
+        let blockhash = self
+            .client
+            .get_latest_blockhash()
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        let tx = Transaction::new_signed_with_payer(
+            ixs,
+            Some(&self.payer.pubkey()),
+            &[&self.payer],
+            blockhash,
+        );
+        let r = self
+            .client
+            .simulate_transaction(&tx)
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        Ok(match r.value.err {
+            Some(_) => None,
+            None => r.value.units_consumed,
+        })
+    }
+
+    async fn recent_fees(&self, writable: &[Pubkey]) -> Result<Vec<u64>, ChainError> {
+        let fees = self
+            .client
+            .get_recent_prioritization_fees(writable)
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        Ok(fees.into_iter().map(|f| f.prioritization_fee).collect())
     }
 
     async fn slot(&self) -> Result<u64, ChainError> {

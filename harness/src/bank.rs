@@ -104,7 +104,8 @@ impl Bank {
 
     /// Sends one transaction paid by the bank's payer, signed with the latest blockhash. A
     /// compute-unit-price instruction with a running counter makes every transaction unique,
-    /// so identical instructions can be sent twice within one blockhash.
+    /// so identical instructions can be sent twice within one blockhash (a loaded-accounts
+    /// limit instead when the instructions set their own price).
     pub async fn send(
         &mut self,
         ixs: &[Instruction],
@@ -112,11 +113,18 @@ impl Bank {
     ) -> Result<(), BanksClientError> {
         self.nonce += 1;
         let mut all = Vec::with_capacity(ixs.len() + 1);
-        all.push(
-            solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_price(
-                self.nonce,
-            ),
-        );
+        use solana_compute_budget_interface::ComputeBudgetInstruction as Budget;
+        let budget_id = Budget::set_compute_unit_price(0).program_id;
+        if ixs.iter().any(|ix| ix.program_id == budget_id) {
+            // The sender sets its own compute-unit price (the keeper does): make the
+            // transaction unique with the loaded-accounts limit instead (64 MiB less the
+            // counter, far above what any test loads).
+            all.push(Budget::set_loaded_accounts_data_size_limit(
+                64 * 1024 * 1024 - (self.nonce % 1_000_000) as u32,
+            ));
+        } else {
+            all.push(Budget::set_compute_unit_price(self.nonce));
+        }
         all.extend_from_slice(ixs);
         let payer = self.ctx.payer.insecure_clone();
         let mut keys: Vec<&Keypair> = vec![&payer];

@@ -36,6 +36,9 @@ pub struct FileConfig {
     pub crank_funding: Option<bool>,
     pub claim_payouts: Option<bool>,
     pub sweep_min_fees: Option<u64>,
+    pub cu_margin_pct: Option<u32>,
+    pub priority_fee_percentile: Option<u8>,
+    pub max_priority_fee: Option<u64>,
     pub listen: Option<String>,
     pub refresh_ms: Option<u64>,
     pub pubsub_url: Option<String>,
@@ -120,6 +123,28 @@ pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, ConfigErro
     }
     if let Some(s) = over.sweep_min_fees.or(file.sweep_min_fees) {
         keeper.sweep_min_fees = s;
+    }
+    if let Some(m) = over.cu_margin_pct.or(file.cu_margin_pct) {
+        if m > 1_000 {
+            return Err(ConfigError(format!(
+                "cu_margin_pct must be 0..=1000, not {m}"
+            )));
+        }
+        keeper.cu_margin_pct = m;
+    }
+    if let Some(p) = over
+        .priority_fee_percentile
+        .or(file.priority_fee_percentile)
+    {
+        if p > 100 {
+            return Err(ConfigError(format!(
+                "priority_fee_percentile must be 0..=100, not {p}"
+            )));
+        }
+        keeper.priority_fee_percentile = p;
+    }
+    if let Some(c) = over.max_priority_fee.or(file.max_priority_fee) {
+        keeper.max_priority_fee = c;
     }
     let listen = over
         .listen

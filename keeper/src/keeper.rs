@@ -16,6 +16,8 @@ use adl_client::chain::code;
 use adl_client::chain::{Chain, ChainError};
 use adl_client::ix::{self, MarketAccounts};
 
+use crate::budget;
+
 /// Keeper settings (from flags, environment or a config file).
 #[derive(Clone, Debug)]
 pub struct KeeperConfig {
@@ -34,6 +36,12 @@ pub struct KeeperConfig {
     /// quote atoms (0: never). Swept fees vest into share value over the fund's
     /// `fee_vest_slots`, so sweeping often keeps stakers' earnings current.
     pub sweep_min_fees: u64,
+    /// Margin over the simulated compute units, percent (`budget::limit`).
+    pub cu_margin_pct: u32,
+    /// Percentile of recent prioritization fees to pay (0–100).
+    pub priority_fee_percentile: u8,
+    /// Most the keeper pays per compute unit, micro-lamports.
+    pub max_priority_fee: u64,
 }
 
 impl KeeperConfig {
@@ -45,6 +53,9 @@ impl KeeperConfig {
             crank_funding: true,
             claim_payouts: true,
             sweep_min_fees: 1_000_000,
+            cu_margin_pct: 20,
+            priority_fee_percentile: 75,
+            max_priority_fee: 100_000,
         }
     }
 }
@@ -166,6 +177,8 @@ pub struct TickReport {
     pub rejected: usize,
     /// Each transaction that went through, in order, with the market it touched.
     pub actions: Vec<(Pubkey, Work)>,
+    /// The compute-unit limit and price each of those transactions carried.
+    pub budgets: Vec<(u32, u64)>,
 }
 
 impl TickReport {
@@ -433,10 +446,28 @@ pub async fn tick<C: Chain>(
             Work::Claim { owner } => ix::claim_adl_payout(&ex, &m, owner),
             Work::Sweep => ix::sweep_fees(&ex, &m.market),
         };
-        match chain.send(&[ix]).await {
+        let writable: Vec<Pubkey> = ix
+            .accounts
+            .iter()
+            .filter(|a| a.is_writable)
+            .map(|a| a.pubkey)
+            .collect();
+        let fee = budget::price(
+            chain.recent_fees(&writable).await?,
+            cfg.priority_fee_percentile,
+            cfg.max_priority_fee,
+        );
+        let probe = budget::instructions(budget::MAX_UNITS, fee);
+        let simulated = chain
+            .simulate_units(&[probe[0].clone(), probe[1].clone(), ix.clone()])
+            .await?;
+        let units = budget::limit(&work, simulated, cfg.cu_margin_pct);
+        let [set_limit, set_price] = budget::instructions(units, fee);
+        match chain.send(&[set_limit, set_price, ix]).await {
             Ok(()) => {
-                debug!(?work, "done");
+                debug!(?work, units, fee, "done");
                 report.actions.push((m.market, work.clone()));
+                report.budgets.push((units, fee));
                 match work {
                     Work::Funding => report.funding += 1,
                     Work::Liquidate { .. } => report.liquidations += 1,

@@ -1,8 +1,10 @@
-//! The keeper: its loop (`keeper`: liquidations, ADL starts and fills, cranks, claims), the
+//! The keeper: its loop (`keeper`: liquidations, ADL starts and fills, cranks, claims, each
+//! transaction with its compute budget, `budget`), the
 //! HTTP API and event stream (`serve`), the queue view (`view`) and configuration (`config`),
 //! over any `adl_client::chain::Chain`. The keeper links no bank or validator.
 #![allow(deprecated)]
 
+pub mod budget;
 pub mod config;
 pub mod keeper;
 pub mod serve;

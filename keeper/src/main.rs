@@ -64,6 +64,17 @@ enum Command {
         /// atoms (0: never).
         #[arg(long, env = "ADL_KEEPER_SWEEP_MIN_FEES")]
         sweep_min_fees: Option<u64>,
+        /// Compute-unit limit: simulated units plus this margin, percent (never below the
+        /// per-instruction table, at most 1.4M).
+        #[arg(long, env = "ADL_KEEPER_CU_MARGIN_PCT")]
+        cu_margin_pct: Option<u32>,
+        /// Priority fee: this percentile (0–100) of the recent prioritization fees paid for
+        /// the accounts the transaction writes.
+        #[arg(long, env = "ADL_KEEPER_PRIORITY_FEE_PERCENTILE")]
+        priority_fee_percentile: Option<u8>,
+        /// Most the keeper pays per compute unit, micro-lamports.
+        #[arg(long, env = "ADL_KEEPER_MAX_PRIORITY_FEE")]
+        max_priority_fee: Option<u64>,
         /// Run one tick and exit.
         #[arg(long)]
         once: bool,
@@ -153,6 +164,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             no_funding,
             no_claims,
             sweep_min_fees,
+            cu_margin_pct,
+            priority_fee_percentile,
+            max_priority_fee,
             once,
         } => {
             let s = settings(
@@ -167,6 +181,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     crank_funding: no_funding.then_some(false),
                     claim_payouts: no_claims.then_some(false),
                     sweep_min_fees,
+                    cu_margin_pct,
+                    priority_fee_percentile,
+                    max_priority_fee,
                     ..FileConfig::default()
                 },
             )?;

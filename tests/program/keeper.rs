@@ -10,6 +10,7 @@ use adl_engine::state::*;
 use adl_engine_tests::check;
 use adl_harness::chain::BankChain;
 use adl_harness::fixture::{price, Fixture, BASE, USDC};
+use adl_keeper::budget;
 use adl_keeper::keeper::{tick, KeeperConfig, TickReport};
 use adl_keeper::serve::{refresher, router, PositionJson, QueueRowJson, ServeState};
 use adl_keeper::view::queue_rows;
@@ -64,6 +65,8 @@ async fn run_keeper(f: &mut Fixture, keeper: usize) -> TickReport {
         total.switches += r.switches;
         total.claims += r.claims;
         total.rejected += r.rejected;
+        total.actions.extend(r.actions);
+        total.budgets.extend(r.budgets);
         if !acted {
             break;
         }
@@ -115,6 +118,21 @@ async fn keeper_resolves_a_crash_in_each_mode() {
             }
             _ => assert!(report.drains > 0, "{report:?}"),
         }
+        // Every transaction carried its compute budget: on the bank simulation reports
+        // nothing, so the limit is the table's for its kind (within 1.4M), and with no fee
+        // data the price is 0. The bank accepted each of them with both instructions.
+        assert_eq!(report.budgets.len(), report.actions.len());
+        assert!(!report.actions.is_empty());
+        for ((_, work), (units, fee)) in report.actions.iter().zip(&report.budgets) {
+            assert_eq!(*units, budget::table_units(work), "{work:?}");
+            assert!(*units <= budget::MAX_UNITS && *units >= 30_000, "{work:?}");
+            assert_eq!(*fee, 0);
+        }
+        eprintln!(
+            "mode {mode}: {} keeper transactions, compute-unit limits {:?}",
+            report.budgets.len(),
+            report.budgets.iter().map(|b| b.0).collect::<Vec<_>>()
+        );
         check(&mut f).await;
     }
 }
