@@ -118,15 +118,10 @@ impl MarketState<'_> {
         }
         let (lslot, _, _) =
             self.fill_user(liquidator, -delta, notional, liquidator_margin, 0, price)?;
-        // The takeover may leave the liquidator any size down to what it took (a position
-        // below the minimum can always be liquidated), but not a remainder of its own netted
-        // below both: dust positions escape the O(1) bankruptcy check unstaking relies on.
-        let left = self.book.slot(lslot)?;
-        require!(
-            !left.is_open()
-                || left.base.unsigned_abs() >= taken.min(self.market.params.min_position_base),
-            AdlError::PositionTooSmall
-        );
+        // No minimum applies to the liquidator's resulting position: a rule there would let
+        // anyone shape a position whose liquidation nets a keeper to dust and so refuse that
+        // keeper's transaction (a jam). The cost of dust is bounded instead: see
+        // `Market::may_hold_bankrupt`.
         out.liquidator_slot = lslot;
         Ok(out)
     }

@@ -366,9 +366,11 @@ fn s_i2_loss_clamping_vesting_never_pays_a_leaver_beyond_its_share() {
 /// number of liquidations that leave dust). Fix: require the liquidator's resulting position
 /// to be 0 or ≥ `min_position_base` (`require_min_position(out.liquidator_slot)`), or take the
 /// margin over the smallest open size instead of `q_min`.
-/// Closed: a takeover may not leave the liquidator a netted remainder below both the minimum
-/// and what it took (`PositionTooSmall`).
+/// Left open on purpose: a minimum on the liquidator's remainder was tried and removed — it let
+/// anyone shape a position whose liquidation nets a keeper to dust and so refuse (jam) that
+/// keeper's transactions. The loss per dust position is bounded as measured above.
 #[test]
+#[ignore = "open (bounded): a 1-atom liquidator remainder bankrupt by rounding (equity -1) escapes may_hold_bankrupt; <= 2 atoms + fee share per dust position"]
 fn s_u1_dust_liquidator_remainder_escapes_the_unstake_check() {
     let mut b = two_sided(
         &[(ONE, px(2_000), 120 * 1_000_000)],
@@ -380,38 +382,27 @@ fn s_u1_dust_liquidator_remainder_escapes_the_unstake_check() {
         users[2].add_position(st.key, 1).unwrap();
     });
     let mut fund = b.fund;
-    let r = b.with(|st, users| {
+    let out = b.with(|st, users| {
         let (mut liq, mut u) = (users[2], users[1]);
-        st.liquidate(0, &mut u, &mut liq, &mut fund, ONE as u64, 0, px(1_900))
-    });
-    // Closed: the takeover may not net the liquidator down to a remainder below both the
-    // minimum and what it took.
-    assert!(matches!(
-        r,
-        Err(anchor_lang::error::Error::AnchorError(ref e))
-            if e.error_code_number == crate::error::AdlError::PositionTooSmall as u32 + 6000
-    ));
-    // Taking the position with a liquidator account that ends flat or at least at the
-    // minimum still works: here the liquidator first holds exactly 1.0 short.
-    let mut c = two_sided(
-        &[(ONE, px(2_000), 120 * 1_000_000)],
-        &[(ONE, px(2_000), 1_000 * 1_000_000)],
-    );
-    c.users = (0..3).map(user).collect();
-    c.with(|st, users| {
-        users[1].add_position(st.key, 0).unwrap();
-        users[2].add_position(st.key, 1).unwrap();
-    });
-    let mut fund = c.fund;
-    c.with(|st, users| {
-        let (mut liq, mut u) = (users[2], users[1]);
-        st.liquidate(0, &mut u, &mut liq, &mut fund, ONE as u64, 0, px(1_900))
+        let o = st
+            .liquidate(0, &mut u, &mut liq, &mut fund, ONE as u64, 0, px(1_900))
             .unwrap();
         users[1] = u;
         users[2] = liq;
+        o
     });
-    assert_eq!(
-        c.market.open_interest_long + c.market.open_interest_short,
-        0
+    let s = out.liquidator_slot;
+    let pos = b.with(|st, _| *st.book.slot(s).unwrap());
+    assert_eq!(pos.base, -1, "the liquidator's remainder is one base atom");
+    // Shorts pay one index atom (ΔF < 0).
+    crate::engine::apply_funding(&mut b.market, -1).unwrap();
+    b.with(|_, _| {});
+    let f = b.market.cumulative_funding;
+    let price = px(2_500);
+    let eq = b.with(|st, _| st.book.slot(s).unwrap().equity(f, price).unwrap());
+    assert_eq!(eq, -1);
+    assert!(
+        b.market.may_hold_bankrupt(price),
+        "a bankrupt 1-atom position is not seen by the unstake check"
     );
 }
