@@ -397,10 +397,17 @@ pub async fn tick<C: Chain>(
     let mut report = TickReport::default();
     let keeper = chain.keeper();
     let mut stale_retries = 0;
+    // Markets whose work was refused this tick: passed over until the next tick, so one
+    // transaction that keeps failing (a position shaped to make the keeper's own instruction
+    // fail, a keeper short of collateral) cannot stop the work of every other market.
+    let mut refused: Vec<Pubkey> = Vec::new();
     for _ in 0..max_steps {
         let view = load(chain, &cfg.exchange).await?;
         let mut found = None;
         for (accounts, snap) in &view.markets {
+            if refused.contains(&accounts.market) {
+                continue;
+            }
             if let Some(w) = next_work(&view, snap, cfg, &keeper) {
                 found = Some((*accounts, w));
                 break;
@@ -488,9 +495,9 @@ pub async fn tick<C: Chain>(
             }
             Err(e @ ChainError::Transport(_)) => return Err(e.into()),
             Err(e) => {
-                warn!(?work, error = %e, "rejected");
+                warn!(?work, error = %e, "rejected; the market waits for the next tick");
                 report.rejected += 1;
-                break;
+                refused.push(m.market);
             }
         }
     }

@@ -11,7 +11,7 @@ use adl_engine_tests::check;
 use adl_harness::chain::BankChain;
 use adl_harness::fixture::{price, Fixture, BASE, USDC};
 use adl_keeper::budget;
-use adl_keeper::keeper::{tick, KeeperConfig, TickReport};
+use adl_keeper::keeper::{tick, KeeperConfig, TickReport, Work};
 use adl_keeper::serve::{refresher, router, PositionJson, QueueRowJson, ServeState};
 use adl_keeper::view::queue_rows;
 
@@ -348,4 +348,40 @@ async fn keeper_sweeps_fees_once_they_reach_its_threshold() {
     cfg.sweep_min_fees = 0;
     let r = tick(&chain, &cfg, 10).await.unwrap();
     assert_eq!(r.sweeps, 0, "{r:?}");
+}
+
+#[tokio::test]
+async fn a_refused_transaction_does_not_stop_other_markets() {
+    // Attack (liveness): make one of the keeper's transactions fail every time — here the
+    // keeper has no collateral to take a liquidation over — so that a keeper that stopped
+    // its tick at the first refusal would never reach any other market. Now the refusing
+    // market waits for the next tick and the others are served.
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    f.add_market(16).await;
+    let keeper = f.add_user(1_000 * USDC, 0).await;
+    let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    f.trade(0, a, b, 10 * BASE, price(100), 100 * USDC, 300 * USDC)
+        .await
+        .unwrap();
+    // A funding period passes in both markets; A (10x long) falls below maintenance at 94.
+    f.bank.warp(100).await;
+    f.set_price(0, price(94), 0).await.unwrap();
+    let cfg = KeeperConfig::new(f.exchange);
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = BankChain::new(&mut f, kp);
+    let r = tick(&chain, &cfg, 20).await.unwrap();
+    assert_eq!(r.rejected, 1, "{r:?}");
+    assert_eq!(r.liquidations, 0, "{r:?}");
+    // Market 1's funding was cranked after market 0's liquidation was refused.
+    let m1 = chain.fixture().await.markets[1].market;
+    assert!(
+        r.actions
+            .iter()
+            .any(|(m, w)| *m == m1 && *w == Work::Funding),
+        "{r:?}"
+    );
+    let mut g = chain.fixture().await;
+    check(&mut g).await;
 }
