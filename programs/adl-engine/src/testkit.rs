@@ -379,3 +379,79 @@ pub fn keeper_plan(st: &MarketState, index: usize, max: usize) -> (Vec<u32>, boo
     }
     (out, walk.capped)
 }
+
+/// A trade between accounts `taker` and `maker` of `b.users` of `base` at `premium_bps` off
+/// `oracle`, each side moving `margin_pct` % of the notional into its position (0: none).
+/// Returns the trade price, or the trade's error (the users are written back either way).
+pub fn trade_off_oracle(
+    b: &mut Bufs,
+    (taker, maker): (usize, usize),
+    base: i64,
+    premium_bps: i64,
+    margin_pct: u64,
+    (oracle, now): (u64, u64),
+) -> anchor_lang::Result<u64> {
+    let price = (oracle as i128 * (10_000 + premium_bps as i128) / 10_000) as u64;
+    let notional = (base.unsigned_abs() as u128 * price as u128 / ONE as u128) as u64;
+    let margin = notional * margin_pct / 100;
+    let args = crate::instructions::TradeArgs {
+        taker_base: base,
+        price,
+        taker_margin: margin,
+        maker_margin: margin,
+    };
+    b.with(|st, users| {
+        let (mut t, mut m) = (users[taker], users[maker]);
+        st.price = Some(oracle);
+        let r = st.trade(&mut t, &mut m, &args, oracle, now);
+        users[taker] = t;
+        users[maker] = m;
+        r.map(|_| price)
+    })
+}
+
+/// Free collateral plus position equity at `price` (funding settled exactly as the program
+/// rounds it) of `accounts` of `b.users`.
+pub fn value_at(b: &mut Bufs, accounts: &[usize], price: u64) -> i128 {
+    let f = b.market.cumulative_funding;
+    let key = Pubkey::new_from_array(MARKET);
+    let users = b.users.clone();
+    b.with(|st, _| {
+        accounts
+            .iter()
+            .map(|&i| {
+                let u = &users[i];
+                let eq = match u.position_slot(&key) {
+                    Some(s) => st.book.slot(s).unwrap().equity(f, price).unwrap(),
+                    None => 0,
+                };
+                u.free_collateral as i128 + eq
+            })
+            .sum()
+    })
+}
+
+/// An empty insurance fund with these unstake and vesting parameters.
+pub fn insurance_fund(cooldown: u64, window: u64, vest: u64) -> InsuranceFund {
+    let mut f = InsuranceFund::zeroed();
+    f.unstake_cooldown_slots = cooldown;
+    f.unstake_window_slots = window;
+    f.fee_vest_slots = vest;
+    f
+}
+
+/// A stake account with nothing staked.
+pub fn stake_account() -> InsuranceStake {
+    InsuranceStake {
+        fund: Pubkey::default(),
+        staker: Pubkey::default(),
+        shares: 0,
+        epoch: 0,
+        pending_shares: 0,
+        pending_value: 0,
+        request_slot: 0,
+        bump: 0,
+        checked_markets: 0,
+        check_start_slot: 0,
+    }
+}

@@ -19,12 +19,10 @@
 //! `OldRule`) the same check fails (`old_rule_breaks_the_bound`).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use anchor_lang::prelude::Pubkey;
 use proptest::prelude::*;
 
-use crate::instructions::TradeArgs;
 use crate::math;
-use crate::testkit::{empty, user, Bufs, MARKET, ONE, USD};
+use crate::testkit::{empty, trade_off_oracle, user, value_at, Bufs, ONE, USD};
 
 const P: u64 = 100_000_000;
 const PERIOD: u64 = 100;
@@ -86,14 +84,6 @@ impl World {
     /// A trade between two accounts at `premium_bps` off the oracle; margins 20 % of notional.
     /// A rejected trade changes nothing.
     fn trade(&mut self, taker: usize, maker: usize, base: i64, premium_bps: i64) -> bool {
-        let price = (P as i128 * (10_000 + premium_bps as i128) / 10_000) as u64;
-        let notional = (base.unsigned_abs() as u128 * price as u128 / ONE as u128) as u64;
-        let args = TradeArgs {
-            taker_base: base,
-            price,
-            taker_margin: notional / 5,
-            maker_margin: notional / 5,
-        };
         let backup = self.b.clone();
         let now = self.now;
         if self.old.is_some() {
@@ -102,14 +92,9 @@ impl World {
             self.b.market.window_premium = 0;
             self.b.market.prev_window_premium = 0;
         }
-        let ok = self.b.with(|st, users| {
-            let (mut t, mut m) = (users[taker], users[maker]);
-            st.price = Some(P);
-            let r = st.trade(&mut t, &mut m, &args, P, now);
-            users[taker] = t;
-            users[maker] = m;
-            r.is_ok()
-        });
+        let r = trade_off_oracle(&mut self.b, (taker, maker), base, premium_bps, 20, (P, now));
+        let ok = r.is_ok();
+        let price = r.unwrap_or(0);
         if !ok {
             self.b = backup;
             return false;
@@ -147,22 +132,7 @@ impl World {
 
     /// Free collateral plus position equity at the oracle (funding settled) of `accounts`.
     fn value(&mut self, accounts: &[usize]) -> i128 {
-        let f = self.b.market.cumulative_funding;
-        let key = Pubkey::new_from_array(MARKET);
-        let users = self.b.users.clone();
-        self.b.with(|st, _| {
-            accounts
-                .iter()
-                .map(|&i| {
-                    let u = &users[i];
-                    let eq = match u.position_slot(&key) {
-                        Some(s) => st.book.slot(s).unwrap().equity(f, P).unwrap(),
-                        None => 0,
-                    };
-                    u.free_collateral as i128 + eq
-                })
-                .sum()
-        })
+        value_at(&mut self.b, accounts, P)
     }
 }
 

@@ -3,11 +3,10 @@
 //! weighted against k·OI; unstake waits for unflagged bankruptcies). Every test plays an
 //! attack end to end on the program's own state transitions and asserts the SAFE outcome:
 //! a test that fails is an attack that works (left `
-use anchor_lang::prelude::Pubkey;
 
 use crate::instructions::TradeArgs;
 use crate::state::*;
-use crate::testkit::{empty, px, two_sided, user, Bufs, MARKET, ONE, USD};
+use crate::testkit::{empty, px, two_sided, user, Bufs, ONE, USD};
 
 // ---------------------------------------------------------------------------------------------
 // Funding harness (as engine/funding_tests.rs: oracle flat at 100, taker 5 bps, maker 2 bps,
@@ -52,23 +51,16 @@ impl World {
     }
 
     fn trade_m(&mut self, taker: usize, maker: usize, base: i64, premium_bps: i64, open: bool) {
-        let price = (P as i128 * (10_000 + premium_bps as i128) / 10_000) as u64;
-        let notional = (base.unsigned_abs() as u128 * price as u128 / ONE as u128) as u64;
-        let m = if open { notional / 5 } else { 0 };
-        let args = TradeArgs {
-            taker_base: base,
-            price,
-            taker_margin: m,
-            maker_margin: m,
-        };
-        let now = self.now;
-        self.b.with(|st, users| {
-            let (mut t, mut m) = (users[taker], users[maker]);
-            st.price = Some(P);
-            st.trade(&mut t, &mut m, &args, P, now).unwrap();
-            users[taker] = t;
-            users[maker] = m;
-        });
+        let pct = if open { 20 } else { 0 };
+        crate::testkit::trade_off_oracle(
+            &mut self.b,
+            (taker, maker),
+            base,
+            premium_bps,
+            pct,
+            (P, self.now),
+        )
+        .unwrap();
     }
 
     /// The keeper's crank (it cranks once `slot ≥ last_funding_slot + period`).
@@ -79,22 +71,7 @@ impl World {
 
     /// Free collateral plus position equity at the oracle (funding settled) of `accounts`.
     fn value(&mut self, accounts: &[usize]) -> i128 {
-        let f = self.b.market.cumulative_funding;
-        let key = Pubkey::new_from_array(MARKET);
-        let users = self.b.users.clone();
-        self.b.with(|st, _| {
-            accounts
-                .iter()
-                .map(|&i| {
-                    let u = &users[i];
-                    let eq = match u.position_slot(&key) {
-                        Some(s) => st.book.slot(s).unwrap().equity(f, P).unwrap(),
-                        None => 0,
-                    };
-                    u.free_collateral as i128 + eq
-                })
-                .sum()
-        })
+        crate::testkit::value_at(&mut self.b, accounts, P)
     }
 }
 
@@ -251,27 +228,10 @@ const COOLDOWN: u64 = 10;
 const WINDOW: u64 = 20;
 
 fn fund() -> InsuranceFund {
-    let mut f: InsuranceFund = bytemuck::Zeroable::zeroed();
-    f.unstake_cooldown_slots = COOLDOWN;
-    f.unstake_window_slots = WINDOW;
-    f.fee_vest_slots = VEST;
-    f
+    crate::testkit::insurance_fund(COOLDOWN, WINDOW, VEST)
 }
 
-fn stake_account() -> InsuranceStake {
-    InsuranceStake {
-        fund: Pubkey::default(),
-        staker: Pubkey::default(),
-        shares: 0,
-        epoch: 0,
-        pending_shares: 0,
-        pending_value: 0,
-        request_slot: 0,
-        bump: 0,
-        checked_markets: 0,
-        check_start_slot: 0,
-    }
-}
+use crate::testkit::stake_account;
 
 /// Requests all of `s`'s shares at `now` and unstakes them after the cooldown; returns what
 /// was paid (0 if its shares were wiped).

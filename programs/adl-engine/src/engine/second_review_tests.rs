@@ -4,11 +4,9 @@
 //! rounding margin) on top of 86b89b9. Each test plays an attack end to end on the program's
 //! own state transitions and asserts the SAFE outcome: a passing test is a defence that held;
 //! an `#[ignore = "open: …"]` test is an attack that works.
-use anchor_lang::prelude::Pubkey;
 
-use crate::instructions::TradeArgs;
 use crate::state::*;
-use crate::testkit::{empty, px, two_sided, user, Bufs, MARKET, ONE};
+use crate::testkit::{empty, px, two_sided, user, Bufs, ONE};
 
 // ---------------------------------------------------------------------------------------------
 // Funding harness (as no_profit_attack_tests: oracle flat at 100, taker 5 bps, maker 2 bps,
@@ -45,23 +43,16 @@ impl World {
     /// `taker` trades `base` with `maker` at `premium_bps` off the oracle (margins 20 % when
     /// `open`).
     fn trade_m(&mut self, taker: usize, maker: usize, base: i64, premium_bps: i64, open: bool) {
-        let price = (P as i128 * (10_000 + premium_bps as i128) / 10_000) as u64;
-        let notional = (base.unsigned_abs() as u128 * price as u128 / ONE as u128) as u64;
-        let m = if open { notional / 5 } else { 0 };
-        let args = TradeArgs {
-            taker_base: base,
-            price,
-            taker_margin: m,
-            maker_margin: m,
-        };
-        let now = self.now;
-        self.b.with(|st, users| {
-            let (mut t, mut m) = (users[taker], users[maker]);
-            st.price = Some(P);
-            st.trade(&mut t, &mut m, &args, P, now).unwrap();
-            users[taker] = t;
-            users[maker] = m;
-        });
+        let pct = if open { 20 } else { 0 };
+        crate::testkit::trade_off_oracle(
+            &mut self.b,
+            (taker, maker),
+            base,
+            premium_bps,
+            pct,
+            (P, self.now),
+        )
+        .unwrap();
     }
 
     fn crank(&mut self) -> i64 {
@@ -70,22 +61,7 @@ impl World {
 
     /// Free collateral plus position equity at the oracle (funding settled).
     fn value(&mut self, accounts: &[usize]) -> i128 {
-        let f = self.b.market.cumulative_funding;
-        let key = Pubkey::new_from_array(MARKET);
-        let users = self.b.users.clone();
-        self.b.with(|st, _| {
-            accounts
-                .iter()
-                .map(|&i| {
-                    let u = &users[i];
-                    let eq = match u.position_slot(&key) {
-                        Some(s) => st.book.slot(s).unwrap().equity(f, P).unwrap(),
-                        None => 0,
-                    };
-                    u.free_collateral as i128 + eq
-                })
-                .sum()
-        })
+        crate::testkit::value_at(&mut self.b, accounts, P)
     }
 }
 
@@ -209,27 +185,10 @@ const COOLDOWN: u64 = 10;
 const WINDOW: u64 = 20;
 
 fn fund() -> InsuranceFund {
-    let mut f: InsuranceFund = bytemuck::Zeroable::zeroed();
-    f.unstake_cooldown_slots = COOLDOWN;
-    f.unstake_window_slots = WINDOW;
-    f.fee_vest_slots = VEST;
-    f
+    crate::testkit::insurance_fund(COOLDOWN, WINDOW, VEST)
 }
 
-fn stake_account() -> InsuranceStake {
-    InsuranceStake {
-        fund: Pubkey::default(),
-        staker: Pubkey::default(),
-        shares: 0,
-        epoch: 0,
-        pending_shares: 0,
-        pending_value: 0,
-        request_slot: 0,
-        bump: 0,
-        checked_markets: 0,
-        check_start_slot: 0,
-    }
-}
+use crate::testkit::stake_account;
 
 fn exit(f: &mut InsuranceFund, s: &mut InsuranceStake, now: u64) -> u64 {
     let held = s.shares;

@@ -23,8 +23,8 @@
 
 use proptest::prelude::*;
 
-use super::{InsuranceFund, InsuranceStake};
-use anchor_lang::prelude::Pubkey;
+use super::InsuranceFund;
+use crate::testkit::{insurance_fund, stake_account};
 
 const USDC: u64 = 1_000_000;
 const VEST: u64 = 100;
@@ -32,26 +32,7 @@ const COOLDOWN: u64 = 10;
 const WINDOW: u64 = 20;
 
 fn fund() -> InsuranceFund {
-    let mut f: InsuranceFund = bytemuck::Zeroable::zeroed();
-    f.unstake_cooldown_slots = COOLDOWN;
-    f.unstake_window_slots = WINDOW;
-    f.fee_vest_slots = VEST;
-    f
-}
-
-fn stake_account() -> InsuranceStake {
-    InsuranceStake {
-        fund: Pubkey::default(),
-        staker: Pubkey::default(),
-        shares: 0,
-        epoch: 0,
-        pending_shares: 0,
-        pending_value: 0,
-        request_slot: 0,
-        bump: 0,
-        checked_markets: 0,
-        check_start_slot: 0,
-    }
+    insurance_fund(COOLDOWN, WINDOW, VEST)
 }
 
 /// One operation of the honest world or of the adversary.
