@@ -18,6 +18,9 @@ pub enum ChainError {
     Rejected { code: Option<u32>, message: String },
     /// Transport or node trouble: worth retrying with backoff.
     Transport(String),
+    /// The transaction's blockhash expired before it was confirmed: it did not land and can
+    /// no longer land, so the caller re-plans from fresh state.
+    Expired(String),
 }
 
 impl std::fmt::Display for ChainError {
@@ -25,6 +28,7 @@ impl std::fmt::Display for ChainError {
         match self {
             ChainError::Rejected { code, message } => write!(f, "rejected ({code:?}): {message}"),
             ChainError::Transport(m) => write!(f, "transport: {m}"),
+            ChainError::Expired(m) => write!(f, "expired: {m}"),
         }
     }
 }
@@ -79,6 +83,35 @@ fn custom_code_from_text(text: &str) -> Option<u32> {
     u32::from_str_radix(&hex, 16).ok()
 }
 
+/// What a failed `send_and_confirm_transaction` means, from the RPC client's message: a
+/// program error with its custom code; another rejection (runtime, preflight); an expired
+/// blockhash — unknown to the node at preflight, or passed while the client waited for the
+/// confirmation ("unable to confirm transaction"); else transport trouble.
+pub fn classify_send_error(text: String) -> ChainError {
+    if let Some(code) = custom_code_from_text(&text) {
+        return ChainError::Rejected {
+            code: Some(code),
+            message: text,
+        };
+    }
+    if text.contains("Blockhash not found")
+        || text.contains("BlockhashNotFound")
+        || text.contains("unable to confirm transaction")
+        || text.contains("block height exceeded")
+    {
+        return ChainError::Expired(text);
+    }
+    if text.contains("Transaction simulation failed")
+        || text.contains("Error processing Instruction")
+    {
+        return ChainError::Rejected {
+            code: None,
+            message: text,
+        };
+    }
+    ChainError::Transport(text)
+}
+
 impl RpcChain {
     pub fn new(url: &str, payer: Keypair) -> Self {
         let client = RpcClient::new_with_commitment(
@@ -86,6 +119,29 @@ impl RpcChain {
             solana_commitment_config::CommitmentConfig::confirmed(),
         );
         RpcChain { client, payer }
+    }
+}
+
+impl RpcChain {
+    /// Sends and confirms one transaction built on `blockhash` (`send_with` uses the latest).
+    pub async fn send_with_blockhash(
+        &self,
+        ixs: &[Instruction],
+        extra: &[&Keypair],
+        blockhash: solana_transaction::Hash,
+    ) -> Result<(), ChainError> {
+        let mut signers: Vec<&Keypair> = vec![&self.payer];
+        signers.extend_from_slice(extra);
+        let tx = Transaction::new_signed_with_payer(
+            ixs,
+            Some(&self.payer.pubkey()),
+            &signers,
+            blockhash,
+        );
+        match self.client.send_and_confirm_transaction(&tx).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify_send_error(e.to_string())),
+        }
     }
 }
 
@@ -109,35 +165,7 @@ impl Chain for RpcChain {
             .get_latest_blockhash()
             .await
             .map_err(|e| ChainError::Transport(e.to_string()))?;
-        let mut signers: Vec<&Keypair> = vec![&self.payer];
-        signers.extend_from_slice(extra);
-        let tx = Transaction::new_signed_with_payer(
-            ixs,
-            Some(&self.payer.pubkey()),
-            &signers,
-            blockhash,
-        );
-        match self.client.send_and_confirm_transaction(&tx).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let text = e.to_string();
-                match custom_code_from_text(&text) {
-                    Some(code) => Err(ChainError::Rejected {
-                        code: Some(code),
-                        message: text,
-                    }),
-                    None if text.contains("Transaction simulation failed")
-                        || text.contains("Error processing Instruction") =>
-                    {
-                        Err(ChainError::Rejected {
-                            code: None,
-                            message: text,
-                        })
-                    }
-                    None => Err(ChainError::Transport(text)),
-                }
-            }
-        }
+        self.send_with_blockhash(ixs, extra, blockhash).await
     }
 
     async fn rent_exempt(&self, len: usize) -> Result<u64, ChainError> {

@@ -1,9 +1,11 @@
 //! The keeper's work: load an exchange's state through a `Chain`, then liquidate, flag
 //! bankruptcies, start ADL events, run them in their mode, crank funding and claim payouts.
-//! Every decision is recomputed from fresh state (idempotent); a claim rejected because the
-//! state moved is retried once with fresh state.
+//! Every decision is recomputed from fresh state (idempotent). A refused transaction is
+//! judged on fresh state too: when that state no longer calls for the same work, another
+//! keeper (or the owner) did it first — a lost race, counted and re-planned, not an error;
+//! when it still does, the market waits for the next tick. A transaction whose blockhash
+//! expired unconfirmed did not land; the keeper re-plans from fresh state.
 
-use adl_engine::error::AdlError;
 use adl_engine::math;
 use adl_engine::state::*;
 use anchor_lang::prelude::Pubkey;
@@ -12,11 +14,11 @@ use tracing::{debug, info, warn};
 use adl_client::accounts::{
     read_borsh, read_oracle, read_zero_copy, BookSnapshot, MarketSnapshot, QueueSnapshot,
 };
-use adl_client::chain::code;
 use adl_client::chain::{Chain, ChainError};
 use adl_client::ix::{self, MarketAccounts};
 
 use crate::budget;
+use crate::metrics::Metrics;
 
 /// Keeper settings (from flags, environment or a config file).
 #[derive(Clone, Debug)]
@@ -174,9 +176,17 @@ pub struct TickReport {
     pub switches: usize,
     pub claims: usize,
     pub sweeps: usize,
+    /// Transactions refused while fresh state still called for them (`Outcome::Refused`).
     pub rejected: usize,
+    /// Transactions refused because the work was already done or the state moved
+    /// (`Outcome::LostRace`).
+    pub lost_races: usize,
+    /// Transactions whose blockhash expired unconfirmed (`Outcome::Expired`).
+    pub expired: usize,
     /// Each transaction that went through, in order, with the market it touched.
     pub actions: Vec<(Pubkey, Work)>,
+    /// Every transaction the tick sent, with what became of it.
+    pub attempts: Vec<(Pubkey, Work, Outcome)>,
     /// The compute-unit limit and price each of those transactions carried.
     pub budgets: Vec<(u32, u64)>,
 }
@@ -195,6 +205,41 @@ impl TickReport {
             + self.claims
             + self.sweeps
             > 0
+    }
+}
+
+/// What became of one transaction the keeper sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted and confirmed.
+    Sent,
+    /// Refused, and fresh state no longer calls for this work: another keeper (or the owner)
+    /// did it first, or the state moved under the plan. Counted, not an error; re-planned.
+    LostRace,
+    /// The blockhash expired before confirmation: the transaction did not land and cannot;
+    /// re-planned from fresh state.
+    Expired,
+    /// Refused while fresh state still calls for exactly this work: the market is passed
+    /// over until the next tick.
+    Refused,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Sent,
+        Outcome::LostRace,
+        Outcome::Expired,
+        Outcome::Refused,
+    ];
+
+    /// Its label in reports and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::LostRace => "lost_race",
+            Outcome::Expired => "expired",
+            Outcome::Refused => "refused",
+        }
     }
 }
 
@@ -241,6 +286,38 @@ pub enum Work {
     },
     /// Move the market's fee pool into the insurance fund.
     Sweep,
+}
+
+impl Work {
+    /// Every kind's label, in `kind` order.
+    pub const KINDS: [&'static str; 10] = [
+        "funding",
+        "liquidate",
+        "flag",
+        "start_adl",
+        "ranked",
+        "pro_rata",
+        "drain",
+        "switch",
+        "claim",
+        "sweep",
+    ];
+
+    /// Its kind's label in reports and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Work::Funding => "funding",
+            Work::Liquidate { .. } => "liquidate",
+            Work::Flag { .. } => "flag",
+            Work::StartAdl { .. } => "start_adl",
+            Work::Ranked { .. } => "ranked",
+            Work::ProRata { .. } => "pro_rata",
+            Work::Drain { .. } => "drain",
+            Work::Switch { .. } => "switch",
+            Work::Claim { .. } => "claim",
+            Work::Sweep => "sweep",
+        }
+    }
 }
 
 /// The next piece of work in one market, in priority order: resolve events, then
@@ -340,6 +417,19 @@ fn next_work(
             if p.bankrupt_since_slot == 0 {
                 return Some(Work::Flag { slot });
             }
+            // The fund covers the loss but not the liquidator's share: the program leaves the
+            // position to liquidators for the grace period and starts ADL only after it
+            // (`InsuranceCanCover`), while the stamp is in its window (after it,
+            // `BankruptcyStampExpired`: flagging again starts a new grace period).
+            if (-eq) as u128 <= fund_available as u128 {
+                let grace = m.params.bankruptcy_grace_slots;
+                if adl_engine::engine::stamp_expired(p.bankrupt_since_slot, grace, view.slot) {
+                    return Some(Work::Flag { slot });
+                }
+                if view.slot < p.bankrupt_since_slot.saturating_add(grace) {
+                    continue;
+                }
+            }
             return Some(Work::StartAdl {
                 slot,
                 owner: p.owner,
@@ -368,23 +458,27 @@ fn next_work(
     None
 }
 
-fn is_stale_claim(e: &ChainError) -> bool {
-    matches!(e, ChainError::Rejected { code: Some(c), .. }
-        if [
-            AdlError::WrongAdlCounterparty,
-            AdlError::AdlProofTooLong,
-            AdlError::DrainInProgress,
-            AdlError::DrainNotStarted,
-            AdlError::AdlFallbackUsed,
-            AdlError::ObligationNotPending,
-            AdlError::AdlEventNotActive,
-            AdlError::NotLiquidatable,
-            AdlError::InsufficientInsurance,
-            AdlError::InsuranceCanCover,
-            AdlError::NotBankrupt,
-        ]
+/// Most expired transactions in one tick before the tick gives up with the error (the
+/// caller backs off): a node that confirms nothing should not be hammered.
+pub const MAX_EXPIRED_PER_TICK: usize = 3;
+
+/// Whether fresh state still calls for `work` in `market` (a refusal is then the keeper's
+/// own problem, not a lost race).
+async fn still_needed<C: Chain>(
+    chain: &C,
+    cfg: &KeeperConfig,
+    keeper: &Pubkey,
+    market: &Pubkey,
+    work: &Work,
+) -> Result<bool, KeeperError> {
+    let view = load(chain, &cfg.exchange).await?;
+    Ok(view
+        .markets
         .iter()
-        .any(|x| code(*x) == *c))
+        .find(|(a, _)| a.market == *market)
+        .and_then(|(_, snap)| next_work(&view, snap, cfg, keeper))
+        .as_ref()
+        == Some(work))
 }
 
 /// Runs work until the exchange needs nothing more (or `max_steps` transactions), reloading
@@ -396,7 +490,6 @@ pub async fn tick<C: Chain>(
 ) -> Result<TickReport, KeeperError> {
     let mut report = TickReport::default();
     let keeper = chain.keeper();
-    let mut stale_retries = 0;
     // Markets whose work was refused this tick: passed over until the next tick, so one
     // transaction that keeps failing (a position shaped to make the keeper's own instruction
     // fail, a keeper short of collateral) cannot stop the work of every other market.
@@ -470,8 +563,26 @@ pub async fn tick<C: Chain>(
             .await?;
         let units = budget::limit(&work, simulated, cfg.cu_margin_pct);
         let [set_limit, set_price] = budget::instructions(units, fee);
-        match chain.send(&[set_limit, set_price, ix]).await {
-            Ok(()) => {
+        let outcome = match chain.send(&[set_limit, set_price, ix]).await {
+            Ok(()) => Outcome::Sent,
+            Err(ChainError::Expired(e)) => {
+                warn!(?work, error = %e, "blockhash expired unconfirmed; re-planning");
+                Outcome::Expired
+            }
+            Err(e @ ChainError::Transport(_)) => return Err(e.into()),
+            Err(e @ ChainError::Rejected { .. }) => {
+                if still_needed(chain, cfg, &keeper, &m.market, &work).await? {
+                    warn!(?work, error = %e, "rejected; the market waits for the next tick");
+                    Outcome::Refused
+                } else {
+                    debug!(?work, error = %e, "lost a race: the work was done or the state moved");
+                    Outcome::LostRace
+                }
+            }
+        };
+        report.attempts.push((m.market, work.clone(), outcome));
+        match outcome {
+            Outcome::Sent => {
                 debug!(?work, units, fee, "done");
                 report.actions.push((m.market, work.clone()));
                 report.budgets.push((units, fee));
@@ -488,14 +599,18 @@ pub async fn tick<C: Chain>(
                     Work::Sweep => report.sweeps += 1,
                 }
             }
-            Err(e) if is_stale_claim(&e) && stale_retries == 0 => {
-                warn!(?work, error = %e, "state moved; retrying with fresh state");
-                stale_retries += 1;
-                report.rejected += 1;
+            Outcome::LostRace => report.lost_races += 1,
+            Outcome::Expired => {
+                report.expired += 1;
+                if report.expired >= MAX_EXPIRED_PER_TICK {
+                    return Err(ChainError::Expired(format!(
+                        "{} transactions expired unconfirmed in one tick",
+                        report.expired
+                    ))
+                    .into());
+                }
             }
-            Err(e @ ChainError::Transport(_)) => return Err(e.into()),
-            Err(e) => {
-                warn!(?work, error = %e, "rejected; the market waits for the next tick");
+            Outcome::Refused => {
                 report.rejected += 1;
                 refused.push(m.market);
             }
@@ -505,4 +620,40 @@ pub async fn tick<C: Chain>(
         info!(?report, "tick");
     }
     Ok(report)
+}
+
+/// The keeper's loop: a tick of at most `max_steps` transactions every `interval` (doubled
+/// after each chain error, up to 30 s) until `stop` turns true, or once. Every tick is
+/// counted in `metrics`. Only a keeper error that is not the chain's ends the loop.
+pub async fn keep<C: Chain>(
+    chain: &C,
+    cfg: &KeeperConfig,
+    max_steps: usize,
+    interval: std::time::Duration,
+    metrics: &Metrics,
+    once: bool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), KeeperError> {
+    let mut backoff = interval;
+    loop {
+        match tick(chain, cfg, max_steps).await {
+            Ok(r) => {
+                metrics.record_tick(&r);
+                backoff = interval;
+            }
+            Err(KeeperError::Chain(e)) => {
+                metrics.record_tick_error();
+                warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "chain error");
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => return Err(e),
+        }
+        if once || *stop.borrow() {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+    }
 }

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use adl_client::chain::{Chain, RpcChain};
 use adl_engine::state::{SIDE_LONG, SIDE_SHORT};
 use adl_keeper::config::{self, ConfigError, FileConfig, Settings};
-use adl_keeper::keeper::{tick, KeeperError};
+use adl_keeper::keeper::keep;
+use adl_keeper::metrics::Metered;
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -35,6 +35,107 @@ struct Common {
     exchange: Option<String>,
 }
 
+/// The keeper's own settings (`run`, and `serve --keep`).
+#[derive(Args, Clone, Default)]
+struct KeeperFlags {
+    /// Keypair file of the keeper (fee payer and liquidator; needs a funded user account).
+    #[arg(long, env = "ADL_KEEPER_KEYPAIR")]
+    keypair: Option<PathBuf>,
+    /// Pause between ticks, milliseconds.
+    #[arg(long, env = "ADL_KEEPER_INTERVAL_MS")]
+    interval_ms: Option<u64>,
+    /// Most ADL fills or pro-rata slots per transaction.
+    #[arg(long, env = "ADL_KEEPER_MAX_FILLS_PER_TX")]
+    max_fills_per_tx: Option<usize>,
+    /// Margin posted when taking over a position, bps of its notional.
+    #[arg(long, env = "ADL_KEEPER_LIQUIDATION_MARGIN_BPS")]
+    liquidation_margin_bps: Option<u64>,
+    /// Do not crank funding.
+    #[arg(long)]
+    no_funding: bool,
+    /// Do not claim ADL payouts (leave them to their owners or frontends).
+    #[arg(long)]
+    no_claims: bool,
+    /// Sweep a market's fees into the insurance fund once they reach this many quote
+    /// atoms (0: never).
+    #[arg(long, env = "ADL_KEEPER_SWEEP_MIN_FEES")]
+    sweep_min_fees: Option<u64>,
+    /// Compute-unit limit: simulated units plus this margin, percent (never below the
+    /// per-instruction table, at most 1.4M).
+    #[arg(long, env = "ADL_KEEPER_CU_MARGIN_PCT")]
+    cu_margin_pct: Option<u32>,
+    /// Priority fee: this percentile (0–100) of the recent prioritization fees paid for
+    /// the accounts the transaction writes.
+    #[arg(long, env = "ADL_KEEPER_PRIORITY_FEE_PERCENTILE")]
+    priority_fee_percentile: Option<u8>,
+    /// Most the keeper pays per compute unit, micro-lamports.
+    #[arg(long, env = "ADL_KEEPER_MAX_PRIORITY_FEE")]
+    max_priority_fee: Option<u64>,
+}
+
+impl KeeperFlags {
+    fn overrides(self, common: Common) -> FileConfig {
+        FileConfig {
+            rpc_url: common.rpc_url,
+            exchange: common.exchange,
+            keypair: self.keypair,
+            interval_ms: self.interval_ms,
+            max_fills_per_tx: self.max_fills_per_tx,
+            liquidation_margin_bps: self.liquidation_margin_bps,
+            crank_funding: self.no_funding.then_some(false),
+            claim_payouts: self.no_claims.then_some(false),
+            sweep_min_fees: self.sweep_min_fees,
+            cu_margin_pct: self.cu_margin_pct,
+            priority_fee_percentile: self.priority_fee_percentile,
+            max_priority_fee: self.max_priority_fee,
+            ..FileConfig::default()
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum PriceCommand {
+    /// Push a price to a market's test oracle, signed by the oracle authority (the exchange
+    /// admin on localnet and devnet bootstraps). Markets on Pyth ignore it.
+    Set {
+        #[command(flatten)]
+        common: Common,
+        /// The price, in whole quote units (for example 78 or 78.25).
+        price: String,
+        /// Oracle authority keypair file (the admin keypair `adl-localnet` prints).
+        #[arg(long, env = "ADL_KEEPER_KEYPAIR")]
+        keypair: Option<PathBuf>,
+        /// Market index whose oracle to set.
+        #[arg(long, default_value_t = 0)]
+        market: u16,
+        /// Confidence interval, in whole quote units.
+        #[arg(long, default_value = "0")]
+        confidence: String,
+    },
+}
+
+/// Whole quote units with up to six decimals ("78", "78.25") to price atoms (1e6 = 1.0).
+fn parse_price(s: &str) -> Result<u64, ConfigError> {
+    let bad = || ConfigError(format!("not a price (whole units, up to 6 decimals): {s}"));
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || frac.len() > 6
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let w: u64 = whole.parse().map_err(|_| bad())?;
+    let f: u64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").parse().map_err(|_| bad())?
+    };
+    w.checked_mul(1_000_000)
+        .and_then(|a| a.checked_add(f))
+        .ok_or_else(bad)
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Keep an exchange healthy: liquidate, start and run ADL events, crank funding and
@@ -42,39 +143,8 @@ enum Command {
     Run {
         #[command(flatten)]
         common: Common,
-        /// Keypair file of the keeper (fee payer and liquidator; needs a funded user account).
-        #[arg(long, env = "ADL_KEEPER_KEYPAIR")]
-        keypair: Option<PathBuf>,
-        /// Pause between ticks, milliseconds.
-        #[arg(long, env = "ADL_KEEPER_INTERVAL_MS")]
-        interval_ms: Option<u64>,
-        /// Most ADL fills or pro-rata slots per transaction.
-        #[arg(long, env = "ADL_KEEPER_MAX_FILLS_PER_TX")]
-        max_fills_per_tx: Option<usize>,
-        /// Margin posted when taking over a position, bps of its notional.
-        #[arg(long, env = "ADL_KEEPER_LIQUIDATION_MARGIN_BPS")]
-        liquidation_margin_bps: Option<u64>,
-        /// Do not crank funding.
-        #[arg(long)]
-        no_funding: bool,
-        /// Do not claim ADL payouts (leave them to their owners or frontends).
-        #[arg(long)]
-        no_claims: bool,
-        /// Sweep a market's fees into the insurance fund once they reach this many quote
-        /// atoms (0: never).
-        #[arg(long, env = "ADL_KEEPER_SWEEP_MIN_FEES")]
-        sweep_min_fees: Option<u64>,
-        /// Compute-unit limit: simulated units plus this margin, percent (never below the
-        /// per-instruction table, at most 1.4M).
-        #[arg(long, env = "ADL_KEEPER_CU_MARGIN_PCT")]
-        cu_margin_pct: Option<u32>,
-        /// Priority fee: this percentile (0–100) of the recent prioritization fees paid for
-        /// the accounts the transaction writes.
-        #[arg(long, env = "ADL_KEEPER_PRIORITY_FEE_PERCENTILE")]
-        priority_fee_percentile: Option<u8>,
-        /// Most the keeper pays per compute unit, micro-lamports.
-        #[arg(long, env = "ADL_KEEPER_MAX_PRIORITY_FEE")]
-        max_priority_fee: Option<u64>,
+        #[command(flatten)]
+        keeper: KeeperFlags,
         /// Run one tick and exit.
         #[arg(long)]
         once: bool,
@@ -142,7 +212,16 @@ enum Command {
         /// Websocket (pubsub) endpoint; default: the RPC URL's host, port + 1.
         #[arg(long, env = "ADL_KEEPER_PUBSUB_URL")]
         pubsub_url: Option<String>,
+        /// Also run the keeper in this process (needs its keypair), with its work in
+        /// `/metrics`.
+        #[arg(long)]
+        keep: bool,
+        #[command(flatten)]
+        keeper: KeeperFlags,
     },
+    /// The test oracle's price.
+    #[command(subcommand)]
+    Price(PriceCommand),
 }
 
 fn settings(file: &Option<PathBuf>, over: FileConfig) -> Result<Settings, ConfigError> {
@@ -157,62 +236,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Run {
             common,
-            keypair,
-            interval_ms,
-            max_fills_per_tx,
-            liquidation_margin_bps,
-            no_funding,
-            no_claims,
-            sweep_min_fees,
-            cu_margin_pct,
-            priority_fee_percentile,
-            max_priority_fee,
+            keeper,
             once,
         } => {
-            let s = settings(
-                &cli.config,
-                FileConfig {
-                    rpc_url: common.rpc_url,
-                    exchange: common.exchange,
-                    keypair,
-                    interval_ms,
-                    max_fills_per_tx,
-                    liquidation_margin_bps,
-                    crank_funding: no_funding.then_some(false),
-                    claim_payouts: no_claims.then_some(false),
-                    sweep_min_fees,
-                    cu_margin_pct,
-                    priority_fee_percentile,
-                    max_priority_fee,
-                    ..FileConfig::default()
-                },
-            )?;
-            let path = s.keypair.clone().ok_or_else(|| {
-                ConfigError("missing keypair: give --keypair, ADL_KEEPER_KEYPAIR, or `keypair` in the config file".into())
-            })?;
-            let chain = RpcChain::new(&s.rpc_url, config::read_keypair(&path)?);
+            let s = settings(&cli.config, keeper.overrides(common))?;
+            let chain = keeper_chain(&s)?;
             info!(keeper = %chain.keeper(), exchange = %s.keeper.exchange, rpc = %s.rpc_url, "keeper starting");
-            let mut backoff = s.interval;
-            loop {
-                match tick(&chain, &s.keeper, 64).await {
-                    Ok(_) => backoff = s.interval,
-                    Err(KeeperError::Chain(e)) => {
-                        warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "chain error");
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                if once {
-                    return Ok(());
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = tokio::signal::ctrl_c() => {
-                        info!("shutting down");
-                        return Ok(());
-                    }
-                }
-            }
+            let metrics = adl_keeper::metrics::Metrics::new();
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                info!("shutting down");
+                let _ = stop_tx.send(true);
+            });
+            keep(&chain, &s.keeper, 64, s.interval, &metrics, once, stop_rx).await?;
         }
         Command::Bootstrap {
             common,
@@ -337,20 +374,23 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             listen,
             refresh_ms,
             pubsub_url,
+            keep: with_keeper,
+            keeper,
         } => {
             let s = settings(
                 &cli.config,
                 FileConfig {
-                    rpc_url: common.rpc_url,
-                    exchange: common.exchange,
                     listen,
                     refresh_ms,
                     pubsub_url,
-                    ..FileConfig::default()
+                    ..keeper.overrides(common)
                 },
             )?;
-            let chain = RpcChain::new(&s.rpc_url, solana_keypair::Keypair::new());
             let state = adl_keeper::serve::ServeState::new();
+            let chain = Metered::new(
+                RpcChain::new(&s.rpc_url, solana_keypair::Keypair::new()),
+                state.metrics.clone(),
+            );
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let exchange = s.keeper.exchange;
             let (st, every) = (state.clone(), s.refresh);
@@ -371,6 +411,21 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let refresher = tokio::spawn(async move {
                 adl_keeper::serve::refresher(&chain, exchange, st, every, stop_rx).await;
             });
+            // With --keep, the keeper's loop in the same process, its work in /metrics.
+            let keeper_task = if with_keeper {
+                let kchain = Metered::new(keeper_chain(&s)?, state.metrics.clone());
+                info!(keeper = %kchain.keeper(), exchange = %s.keeper.exchange, "keeper starting");
+                let (cfg, interval, metrics) =
+                    (s.keeper.clone(), s.interval, state.metrics.clone());
+                let stop = stop_tx.subscribe();
+                Some(tokio::spawn(async move {
+                    if let Err(e) = keep(&kchain, &cfg, 64, interval, &metrics, false, stop).await {
+                        warn!(error = %e, "keeper stopped");
+                    }
+                }))
+            } else {
+                None
+            };
             let listener = tokio::net::TcpListener::bind(s.listen).await?;
             info!(listen = %s.listen, "serving");
             axum::serve(listener, adl_keeper::serve::router(state))
@@ -381,9 +436,72 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let _ = stop_tx.send(true);
             watcher.abort();
             let _ = refresher.await;
+            if let Some(k) = keeper_task {
+                let _ = k.await;
+            }
+        }
+        Command::Price(PriceCommand::Set {
+            common,
+            price,
+            keypair,
+            market,
+            confidence,
+        }) => {
+            let price = parse_price(&price)?;
+            let confidence = parse_price(&confidence)?;
+            let s = settings(
+                &cli.config,
+                FileConfig {
+                    rpc_url: common.rpc_url,
+                    exchange: common.exchange,
+                    keypair,
+                    ..FileConfig::default()
+                },
+            )?;
+            let chain = keeper_chain(&s)?;
+            let exchange = s.keeper.exchange;
+            let view = adl_keeper::keeper::load(&chain, &exchange).await?;
+            let (_, snap) = view
+                .markets
+                .iter()
+                .find(|(_, m)| m.market.market_index == market)
+                .ok_or_else(|| ConfigError(format!("no market {market} in exchange {exchange}")))?;
+            let oracle = snap.market.oracle;
+            chain
+                .send(&[adl_client::ix::set_oracle_price(
+                    &chain.keeper(),
+                    &exchange,
+                    &oracle,
+                    price,
+                    confidence,
+                )])
+                .await?;
+            let after = adl_keeper::keeper::load(&chain, &exchange).await?;
+            let now = after
+                .markets
+                .iter()
+                .find(|(_, m)| m.market.market_index == market)
+                .map(|(_, m)| m.oracle.price)
+                .unwrap_or_default();
+            println!(
+                "market {market} oracle {oracle} price {}.{:06}",
+                now / 1_000_000,
+                now % 1_000_000
+            );
         }
     }
     Ok(())
+}
+
+/// The keeper's chain: its keypair (flag, environment or file) pays and signs.
+fn keeper_chain(s: &Settings) -> Result<RpcChain, ConfigError> {
+    let path = s.keypair.clone().ok_or_else(|| {
+        ConfigError(
+            "missing keypair: give --keypair, ADL_KEEPER_KEYPAIR, or `keypair` in the config file"
+                .into(),
+        )
+    })?;
+    Ok(RpcChain::new(&s.rpc_url, config::read_keypair(&path)?))
 }
 
 #[tokio::main]

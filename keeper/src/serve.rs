@@ -22,6 +22,7 @@ use tokio_stream::{Stream, StreamExt};
 use tracing::warn;
 
 use crate::keeper::{load, ExchangeView};
+use crate::metrics::Metrics;
 use crate::view::queue_rows;
 use adl_client::chain::Chain;
 
@@ -55,6 +56,9 @@ pub struct ServeState {
     pub alerts: broadcast::Sender<Alert>,
     /// Wakes the refresher before its next interval (an account changed).
     pub wake: Notify,
+    /// What `GET /metrics` reports: the refresher's views and chain calls, and the keeper's
+    /// work when `serve` runs the keeper too.
+    pub metrics: Arc<Metrics>,
 }
 
 impl ServeState {
@@ -64,6 +68,7 @@ impl ServeState {
             view: RwLock::new(None),
             alerts,
             wake: Notify::new(),
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }
@@ -275,6 +280,17 @@ async fn health() -> &'static str {
     "ok"
 }
 
+async fn metrics(State(st): State<Arc<ServeState>>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
 pub fn router(state: Arc<ServeState>) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -283,6 +299,7 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .route("/owners/{owner}/positions", get(positions))
         .route("/events", get(events))
         .route("/alerts", get(alerts))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -361,6 +378,7 @@ pub async fn refresher<C: Chain>(
     loop {
         match load(chain, &exchange).await {
             Ok(v) => {
+                state.metrics.observe_view(&v);
                 for a in tracker.diff(&v) {
                     let _ = state.alerts.send(a);
                 }

@@ -388,6 +388,8 @@ pub struct ReadyInfo {
     pub native: bool,
     pub ledger: PathBuf,
     pub exchange: Option<Bootstrapped>,
+    /// Traders `populate` created (`--traders`), longs then shorts.
+    pub traders: Vec<Pubkey>,
 }
 
 impl ReadyInfo {
@@ -403,6 +405,7 @@ impl ReadyInfo {
             native: net.native,
             ledger: net.ledger().to_path_buf(),
             exchange: boot.cloned(),
+            traders: Vec::new(),
         }
     }
 
@@ -437,12 +440,28 @@ impl ReadyInfo {
                     m.market, m.book, m.long_queue, m.short_queue
                 );
             }
-            s += &format!(
-                "\nkeeper:  cargo run -p adl-keeper -- run --rpc-url {} --exchange {} --keypair {}\n",
+            if !self.traders.is_empty() {
+                s += &format!(
+                    "traders    {} with open positions ({} long, {} short); the admin holds 20,000 USDC as the keeper\n",
+                    self.traders.len(),
+                    self.traders.len() / 2,
+                    self.traders.len() / 2
+                );
+            }
+            let common = format!(
+                "--rpc-url {} --exchange {} --keypair {}",
                 self.rpc_url,
                 b.exchange,
                 self.keypair.display()
             );
+            s += &format!("\nkeeper:  cargo run -p adl-keeper -- run {common}\n");
+            s += &format!("price:   cargo run -p adl-keeper -- price set 78 {common}\n");
+            if let Some(m) = b.markets.first() {
+                s += &format!(
+                    "viewer:  cd app && npm ci && npm run build && npx vite preview\n         http://127.0.0.1:4173/?rpc={}&market={}\n",
+                    self.rpc_url, m.market
+                );
+            }
         }
         s += "ready — Ctrl-C stops the validator\n";
         s
@@ -478,6 +497,7 @@ impl ReadyInfo {
             "fund": b.map(|b| b.fund.to_string()),
             "oracle": b.map(|b| b.oracle.to_string()),
             "markets": markets,
+            "traders": self.traders.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         })
         .to_string()
     }
@@ -564,5 +584,114 @@ pub async fn snapshot<C: Chain>(
         fund: view.fund,
         users,
         markets: view.markets.into_iter().map(|(_, s)| s).collect(),
+    })
+}
+
+/// Leverage (whole x) of each long/short pair `populate` opens, in turn.
+pub const PAIR_LEVERAGE: [u64; 6] = [2, 9, 4, 7, 3, 8];
+
+/// Collateral each populated trader deposits, quote atoms (10,000 USDC).
+pub const TRADER_DEPOSIT: u64 = 10_000_000_000;
+
+/// Collateral the admin deposits as the keeper, quote atoms (20,000 USDC).
+pub const KEEPER_DEPOSIT: u64 = 20_000_000_000;
+
+/// What `populate` created.
+pub struct Population {
+    /// Longs then shorts: pair `k` is `traders[k]` against `traders[k + n/2]`.
+    pub traders: Vec<Trader>,
+    pub staker: Trader,
+    /// The admin's own collateral token account (its user account holds `KEEPER_DEPOSIT`).
+    pub admin_token: Pubkey,
+}
+
+impl Population {
+    /// Every owner with a user account: the traders, the staker and the admin.
+    pub fn owners(&self, admin: &Pubkey) -> Vec<Pubkey> {
+        let mut o: Vec<Pubkey> = self.traders.iter().map(Trader::key).collect();
+        o.push(self.staker.key());
+        o.push(*admin);
+        o
+    }
+}
+
+/// A book to watch on market 0: `pairs` longs against `pairs` shorts, each with 10,000 USDC
+/// deposited; pair `k` trades `(k mod 6 + 1) × 0.5` base at the oracle price − 0.5 + 0.1·(k mod
+/// 6), both sides at `PAIR_LEVERAGE[k mod 6]`. The admin gets its own user account with
+/// 20,000 USDC (the keeper command `adl-localnet` prints signs with the admin keypair, so
+/// the keeper can take positions over); a staker puts 10 USDC in the insurance fund and the
+/// trading fees are swept in — a fund thin enough that a crash needs ADL.
+pub async fn populate(
+    net: &Localnet,
+    admin: &Keypair,
+    boot: &Bootstrapped,
+    oracle_price: u64,
+    pairs: usize,
+) -> Result<Population, ChainError> {
+    use anchor_spl::token::spl_token;
+    use solana_program_pack::Pack;
+    let a = chain(net, admin);
+    let m = boot.markets[0];
+    // The admin's own account: the payer owns it, so the token account is the only extra
+    // signer.
+    let admin_token = Keypair::new();
+    let rent = a.rent_exempt(spl_token::state::Account::LEN).await?;
+    let mut own = ix::new_trader(
+        &ix::NewTrader {
+            payer: admin.pubkey(),
+            owner: admin.pubkey(),
+            token: admin_token.pubkey(),
+            mint: boot.mint,
+            mint_authority: admin.pubkey(),
+            exchange: boot.exchange,
+        },
+        rent,
+        KEEPER_DEPOSIT,
+        KEEPER_DEPOSIT,
+    );
+    own.remove(0); // the SOL transfer to the owner: the payer is the owner
+    a.send_with(&own, &[&admin_token]).await?;
+    let mut traders = Vec::with_capacity(2 * pairs);
+    for _ in 0..2 * pairs {
+        traders.push(add_trader(&a, boot, TRADER_DEPOSIT, TRADER_DEPOSIT).await?);
+    }
+    for k in 0..pairs {
+        let j = k % PAIR_LEVERAGE.len();
+        let size = (j as i64 + 1) * 500_000_000;
+        let px = oracle_price.saturating_sub(500_000) + j as u64 * 100_000;
+        let notional = (size as u64 / 1_000) * px / 1_000_000;
+        let margin = notional / PAIR_LEVERAGE[j];
+        let (long, short) = (&traders[k], &traders[k + pairs]);
+        a.send_with(
+            &[ix::trade(
+                &boot.exchange,
+                &m,
+                &long.key(),
+                &short.key(),
+                ix::TradeArgs {
+                    taker_base: size,
+                    price: px,
+                    taker_margin: margin,
+                    maker_margin: margin,
+                },
+            )],
+            &[&long.kp, &short.kp],
+        )
+        .await?;
+    }
+    let staker = add_trader(&a, boot, 1_000_000_000, 0).await?;
+    a.send_with(
+        &[
+            ix::if_create_stake(&staker.key(), &boot.exchange),
+            ix::if_stake(&staker.key(), &boot.exchange, &staker.token, 10_000_000),
+        ],
+        &[&staker.kp],
+    )
+    .await?;
+    a.send(&[ix::sweep_fees(&boot.exchange, &m.market)]).await?;
+    Ok(Population {
+        traders,
+        staker,
+        admin_token: admin_token.pubkey(),
     })
 }

@@ -47,6 +47,11 @@ struct Cli {
     /// Ticks per slot: 64 gives 400 ms slots like a real cluster; fewer give faster slots.
     #[arg(long, default_value_t = 64)]
     ticks_per_slot: u64,
+    /// Open a book to watch on market 0: this many traders (even), half long and half short
+    /// at 2x–9x, the admin's own user account with 20,000 USDC (it signs as the keeper), and
+    /// a thin insurance fund (10 USDC staked plus the fees).
+    #[arg(long, default_value_t = 0, value_parser = parse_traders)]
+    traders: usize,
     /// Write the addresses as JSON to this file once everything is ready.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -62,6 +67,18 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
         return Err(format!("port range {s} is narrower than 25 ports"));
     }
     Ok((a, b))
+}
+
+fn parse_traders(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("--traders must be a number: {s}"))?;
+    if n % 2 != 0 || n > 1_000 {
+        return Err(format!(
+            "--traders must be even (half long, half short) and at most 1000: {n}"
+        ));
+    }
+    Ok(n)
 }
 
 fn main() {
@@ -82,6 +99,19 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         program_so: cli.program_so.clone(),
         ticks_per_slot: cli.ticks_per_slot,
     };
+    if cli.traders > 0 {
+        if cli.no_bootstrap {
+            return Err("--traders needs an exchange: drop --no-bootstrap".into());
+        }
+        if cli.capacities[0] < cli.traders + 8 {
+            return Err(format!(
+                "--traders {} needs a first market of capacity at least {} (--capacity)",
+                cli.traders,
+                cli.traders + 8
+            )
+            .into());
+        }
+    }
     if let Some(so) = &cli.program_so {
         if !so.is_file() {
             return Err(format!("--program-so {}: no such file", so.display()).into());
@@ -113,11 +143,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Some(adl_localnet::bootstrap(&net, &admin, cli.oracle_price, &cli.capacities).await?)
         };
-        Ok::<_, Box<dyn std::error::Error>>(adl_localnet::ReadyInfo::new(
-            &net,
-            &keypair_path,
-            boot.as_ref(),
-        ))
+        let mut info = adl_localnet::ReadyInfo::new(&net, &keypair_path, boot.as_ref());
+        if let (Some(b), true) = (&boot, cli.traders > 0) {
+            let pop =
+                adl_localnet::populate(&net, &admin, b, cli.oracle_price, cli.traders / 2).await?;
+            info.traders = pop.traders.iter().map(|t| t.key()).collect();
+        }
+        Ok::<_, Box<dyn std::error::Error>>(info)
     })?;
     print!("{}", info.text());
     if let Some(p) = &cli.ready_file {

@@ -31,4 +31,16 @@ fn bad_flags_fail_clearly() {
     let (code, err) = run(&["--bind", "localhost:1"]);
     assert_eq!(code, 2);
     assert!(err.contains("--bind"), "{err}");
+    let (code, err) = run(&["--traders", "3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--traders must be even"), "{err}");
+    let (code, err) = run(&["--traders", "12", "--no-bootstrap"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--traders needs an exchange"), "{err}");
+    let (code, err) = run(&["--traders", "12", "--capacity", "16"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--traders 12 needs a first market of capacity at least 20"),
+        "{err}"
+    );
 }

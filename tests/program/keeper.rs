@@ -11,7 +11,7 @@ use adl_engine_tests::check;
 use adl_harness::chain::BankChain;
 use adl_harness::fixture::{price, Fixture, BASE, USDC};
 use adl_keeper::budget;
-use adl_keeper::keeper::{tick, KeeperConfig, TickReport, Work};
+use adl_keeper::keeper::{tick, KeeperConfig, Outcome, TickReport, Work};
 use adl_keeper::serve::{refresher, router, PositionJson, QueueRowJson, ServeState};
 use adl_keeper::view::queue_rows;
 
@@ -383,5 +383,394 @@ async fn a_refused_transaction_does_not_stop_other_markets() {
         "{r:?}"
     );
     let mut g = chain.fixture().await;
+    check(&mut g).await;
+}
+
+/// A rival keeper that gets in first: before the keeper's next transaction, the rival sends
+/// the same instructions as its own (its key and user account in place of the keeper's),
+/// signed by itself; then the keeper's transaction meets the state the rival left.
+struct RivalFirst<'a> {
+    inner: BankChain<'a>,
+    rival: solana_keypair::Keypair,
+    exchange: anchor_lang::prelude::Pubkey,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl adl_client::chain::Chain for RivalFirst<'_> {
+    async fn accounts(
+        &self,
+        keys: &[anchor_lang::prelude::Pubkey],
+    ) -> Result<Vec<Option<solana_account::Account>>, adl_client::chain::ChainError> {
+        self.inner.accounts(keys).await
+    }
+
+    async fn send_with(
+        &self,
+        ixs: &[anchor_lang::solana_program::instruction::Instruction],
+        extra: &[&solana_keypair::Keypair],
+    ) -> Result<(), adl_client::chain::ChainError> {
+        use solana_signer::Signer;
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let (k, r) = (self.inner.keeper(), self.rival.pubkey());
+            let (ku, ru) = (
+                ix::user_pda(&self.exchange, &k),
+                ix::user_pda(&self.exchange, &r),
+            );
+            let theirs: Vec<_> = ixs
+                .iter()
+                .map(|i| {
+                    let mut i = i.clone();
+                    for a in &mut i.accounts {
+                        if a.pubkey == k {
+                            a.pubkey = r;
+                        } else if a.pubkey == ku {
+                            a.pubkey = ru;
+                        }
+                    }
+                    i
+                })
+                .collect();
+            self.inner
+                .send_with(&theirs, &[&self.rival])
+                .await
+                .expect("the rival's transaction");
+        }
+        self.inner.send_with(ixs, extra).await
+    }
+
+    async fn rent_exempt(&self, len: usize) -> Result<u64, adl_client::chain::ChainError> {
+        self.inner.rent_exempt(len).await
+    }
+
+    fn keeper(&self) -> anchor_lang::prelude::Pubkey {
+        self.inner.keeper()
+    }
+
+    async fn slot(&self) -> Result<u64, adl_client::chain::ChainError> {
+        self.inner.slot().await
+    }
+}
+
+/// A long at 10x that falls below maintenance at 94 (not bankrupt), with a keeper and a
+/// rival keeper that both hold collateral to take it over.
+async fn one_liquidatable() -> (Fixture, usize, usize, usize) {
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    let keeper = f.add_user(10_000 * USDC, 5_000 * USDC).await;
+    let rival = f.add_user(10_000 * USDC, 5_000 * USDC).await;
+    let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    f.trade(0, a, b, 10 * BASE, price(100), 100 * USDC, 300 * USDC)
+        .await
+        .unwrap();
+    f.set_price(0, price(94), 0).await.unwrap();
+    check(&mut f).await;
+    (f, keeper, rival, a)
+}
+
+#[tokio::test]
+async fn a_keeper_that_loses_a_race_counts_it_replans_and_reports_it_in_metrics() {
+    // Two keepers see the same liquidation; the rival's lands first. The keeper's own is
+    // refused, fresh state no longer calls for it: a lost race, counted (not an error, not
+    // a refusal that parks the market), and the keeper plans again from that state. Then
+    // `/metrics` over HTTP shows exactly those counts, the queue depths and the last slot.
+    let (mut f, keeper, rival, a) = one_liquidatable().await;
+    let (a_key, rival_key) = (f.users[a].key(), f.users[rival].key());
+    let exchange = f.exchange;
+    let mut cfg = KeeperConfig::new(exchange);
+    cfg.crank_funding = false;
+    let rival_kp = f.users[rival].kp.insecure_clone();
+    let kp = f.users[keeper].kp.insecure_clone();
+    let state = ServeState::new();
+    let chain = adl_keeper::metrics::Metered::new(
+        RivalFirst {
+            inner: BankChain::new(&mut f, kp),
+            rival: rival_kp,
+            exchange,
+            armed: true.into(),
+        },
+        state.metrics.clone(),
+    );
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    state.metrics.record_tick(&r);
+    assert_eq!(
+        (r.lost_races, r.rejected, r.liquidations, r.expired),
+        (1, 0, 0, 0),
+        "{r:?}"
+    );
+    assert_eq!(r.attempts.len(), 1, "{r:?}");
+    assert!(
+        matches!(&r.attempts[0], (_, Work::Liquidate { owner, .. }, Outcome::LostRace) if *owner == a_key),
+        "{r:?}"
+    );
+    let view = adl_keeper::keeper::load(&chain, &exchange).await.unwrap();
+    state.metrics.observe_view(&view);
+    let (slot, long_len, short_len, market) = {
+        let mut g = chain.inner.inner.fixture().await;
+        check(&mut g).await;
+        let s = g.market_snapshot(0).await;
+        // The rival holds the long now; A has none.
+        let owners: Vec<_> = s.book.open_slots().map(|(_, p)| p.owner).collect();
+        assert!(owners.contains(&rival_key) && !owners.contains(&a_key));
+        (
+            g.bank.slot().await,
+            s.long_queue.header.len,
+            s.short_queue.header.len,
+            s.key,
+        )
+    };
+    // A second tick finds nothing: no refused market was left waiting.
+    let r2 = tick(&chain, &cfg, 10).await.unwrap();
+    assert_eq!(r2.attempts.len(), 0, "{r2:?}");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let st = state.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router(st)).await });
+    let client = reqwest::Client::new();
+    let resp = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let body = resp.text().await.unwrap();
+    let value = |series: &str| -> String {
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{series} missing from:\n{body}"))
+            .to_string()
+    };
+    assert_eq!(
+        value("adl_keeper_work_found_total{kind=\"liquidate\"}"),
+        "1"
+    );
+    assert_eq!(value("adl_keeper_work_sent_total{kind=\"liquidate\"}"), "0");
+    assert_eq!(
+        value("adl_keeper_lost_races_total{kind=\"liquidate\"}"),
+        "1"
+    );
+    assert_eq!(
+        value("adl_keeper_work_failed_total{kind=\"liquidate\"}"),
+        "0"
+    );
+    assert_eq!(value("adl_keeper_work_sent_total{kind=\"funding\"}"), "0");
+    assert_eq!(value("adl_keeper_ticks_total"), "1");
+    // One send by the keeper (the rival's goes around the meter), one simulation, one fee
+    // read; loads: the plan, the re-check after the refusal, the plan after it, the view for
+    // the gauges and the second tick's plan — each 3 batched reads and a slot.
+    assert_eq!(
+        value("adl_rpc_requests_total{method=\"sendTransaction\"}"),
+        "1"
+    );
+    assert_eq!(
+        value("adl_rpc_errors_total{method=\"sendTransaction\"}"),
+        "1"
+    );
+    assert_eq!(
+        value("adl_rpc_requests_total{method=\"simulateTransaction\"}"),
+        "1"
+    );
+    assert_eq!(value("adl_rpc_requests_total{method=\"getSlot\"}"), "5");
+    assert_eq!(
+        value("adl_rpc_requests_total{method=\"getMultipleAccounts\"}"),
+        "15"
+    );
+    assert_eq!(
+        value("adl_rpc_latency_seconds_count{method=\"getSlot\"}"),
+        "5"
+    );
+    assert_eq!(value("adl_last_slot"), slot.to_string());
+    assert_eq!(
+        value(&format!(
+            "adl_queue_depth{{market=\"{market}\",index=\"0\",side=\"long\"}}"
+        )),
+        long_len.to_string()
+    );
+    assert_eq!(
+        value(&format!(
+            "adl_queue_depth{{market=\"{market}\",index=\"0\",side=\"short\"}}"
+        )),
+        short_len.to_string()
+    );
+    assert_eq!((long_len, short_len), (1, 1));
+    assert_eq!(
+        value(&format!(
+            "adl_active_adl_events{{market=\"{market}\",index=\"0\"}}"
+        )),
+        "0"
+    );
+    server.abort();
+}
+
+/// Drops the next `drop` transactions as a cluster drops one whose blockhash expired before
+/// it was confirmed: nothing lands and the sender hears `Expired`.
+struct Expiring<'a> {
+    inner: BankChain<'a>,
+    drop: std::sync::atomic::AtomicUsize,
+}
+
+impl adl_client::chain::Chain for Expiring<'_> {
+    async fn accounts(
+        &self,
+        keys: &[anchor_lang::prelude::Pubkey],
+    ) -> Result<Vec<Option<solana_account::Account>>, adl_client::chain::ChainError> {
+        self.inner.accounts(keys).await
+    }
+
+    async fn send_with(
+        &self,
+        ixs: &[anchor_lang::solana_program::instruction::Instruction],
+        extra: &[&solana_keypair::Keypair],
+    ) -> Result<(), adl_client::chain::ChainError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self
+            .drop
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(adl_client::chain::ChainError::Expired(
+                "block height exceeded".into(),
+            ));
+        }
+        self.inner.send_with(ixs, extra).await
+    }
+
+    async fn rent_exempt(&self, len: usize) -> Result<u64, adl_client::chain::ChainError> {
+        self.inner.rent_exempt(len).await
+    }
+
+    fn keeper(&self) -> anchor_lang::prelude::Pubkey {
+        self.inner.keeper()
+    }
+
+    async fn slot(&self) -> Result<u64, adl_client::chain::ChainError> {
+        self.inner.slot().await
+    }
+}
+
+#[tokio::test]
+async fn an_expired_transaction_is_replanned_and_a_node_that_confirms_nothing_is_left_alone() {
+    // One transaction expires unconfirmed: the keeper plans again from fresh state and the
+    // liquidation lands on the second try. A node that confirms nothing: the tick gives up
+    // after MAX_EXPIRED_PER_TICK attempts with the error (the loop backs off), nothing moved.
+    let (mut f, keeper, _, a) = one_liquidatable().await;
+    let a_key = f.users[a].key();
+    let mut cfg = KeeperConfig::new(f.exchange);
+    cfg.crank_funding = false;
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = Expiring {
+        inner: BankChain::new(&mut f, kp),
+        drop: usize::MAX.into(),
+    };
+    let err = tick(&chain, &cfg, 10).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            adl_keeper::keeper::KeeperError::Chain(adl_client::chain::ChainError::Expired(_))
+        ),
+        "{err}"
+    );
+    {
+        let mut g = chain.inner.fixture().await;
+        let s = g.market_snapshot(0).await;
+        assert!(s.book.open_slots().any(|(_, p)| p.owner == a_key));
+        check(&mut g).await;
+    }
+    chain.drop.store(1, std::sync::atomic::Ordering::SeqCst);
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    let outcomes: Vec<_> = r.attempts.iter().map(|(_, w, o)| (w.kind(), *o)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("liquidate", Outcome::Expired),
+            ("liquidate", Outcome::Sent)
+        ],
+        "{r:?}"
+    );
+    assert_eq!((r.expired, r.liquidations, r.rejected), (1, 1, 0));
+    let mut g = chain.inner.fixture().await;
+    let s = g.market_snapshot(0).await;
+    assert!(!s.book.open_slots().any(|(_, p)| p.owner == a_key));
+    check(&mut g).await;
+}
+
+#[tokio::test]
+async fn keeper_waits_out_the_grace_when_the_fund_covers_the_loss_but_not_the_fee() {
+    // The fund covers a bankrupt long's loss but not the liquidator's fee share: nobody can
+    // liquidate it, and the program starts ADL only after the grace period
+    // (`InsuranceCanCover` before it). The keeper flags it, sends nothing else during the
+    // grace (no transaction it knows will be refused), and starts the event after it.
+    let mut f = Fixture::new(price(100)).await;
+    f.add_market(16).await;
+    let keeper = f.add_user(10_000 * USDC, 5_000 * USDC).await;
+    let a = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let b = f.add_user(10_000 * USDC, 1_000 * USDC).await;
+    let staker = f.add_user(10_000 * USDC, 0).await;
+    f.trade(0, a, b, 10 * BASE, price(100), 100 * USDC, 300 * USDC)
+        .await
+        .unwrap();
+    f.set_price(0, price(85), 0).await.unwrap();
+    let s = f.market_snapshot(0).await;
+    let (slot, p) = s
+        .book
+        .open_slots()
+        .find(|(_, p)| p.owner == f.users[a].key())
+        .unwrap();
+    let eq = p.equity(s.market.cumulative_funding, price(85)).unwrap();
+    assert!(eq < 0);
+    let deficit = (-eq) as u64;
+    let fund_before = f.fund().await.balance;
+    f.stake(staker, deficit + 1 - fund_before.min(deficit))
+        .await
+        .unwrap();
+    // The premise: the fund covers the loss, not the loss and the liquidator's share.
+    let fee = math::fee(
+        math::close_notional(true, p.base.unsigned_abs(), price(85)).unwrap(),
+        s.market.params.liquidation_fee_bps,
+    )
+    .unwrap();
+    let (_, to_liquidator) =
+        math::split_fee(fee, s.market.params.liquidation_fee_to_fund_bps).unwrap();
+    let balance = f.fund().await.balance;
+    assert!(
+        balance >= deficit && balance < deficit + to_liquidator,
+        "{balance} {deficit} {to_liquidator}"
+    );
+    let grace = s.market.params.bankruptcy_grace_slots;
+    let mut cfg = KeeperConfig::new(f.exchange);
+    cfg.crank_funding = false;
+    let kp = f.users[keeper].kp.insecure_clone();
+    let chain = BankChain::new(&mut f, kp);
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    let kinds: Vec<_> = r.attempts.iter().map(|(_, w, o)| (w.kind(), *o)).collect();
+    assert_eq!(kinds, [("flag", Outcome::Sent)], "{r:?}");
+    // Within the grace: nothing to send.
+    {
+        let mut g = chain.fixture().await;
+        g.bank.warp(grace / 2).await;
+        g.set_price(0, price(85), 0).await.unwrap();
+    }
+    let r = tick(&chain, &cfg, 10).await.unwrap();
+    assert!(r.attempts.is_empty(), "{r:?}");
+    // After it: the event starts, the fund pays the whole loss.
+    {
+        let mut g = chain.fixture().await;
+        g.bank.warp(grace).await;
+        g.set_price(0, price(85), 0).await.unwrap();
+    }
+    let r = tick(&chain, &cfg, 1).await.unwrap();
+    assert!(
+        matches!(&r.attempts[..], [(_, Work::StartAdl { slot: s, .. }, Outcome::Sent)] if *s == slot),
+        "{r:?}"
+    );
+    let mut g = chain.fixture().await;
+    let s = g.market_snapshot(0).await;
+    let ev = s.active_events().next().expect("an event").1;
+    assert_eq!(ev.fund_paid, deficit);
     check(&mut g).await;
 }
