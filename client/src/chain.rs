@@ -11,6 +11,9 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_signer::Signer;
 use solana_transaction::Transaction;
 
+/// The blockhash type transactions are built on.
+pub use solana_transaction::Hash as Blockhash;
+
 /// A chain error, with whether the program rejected the transaction (and its custom code).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainError {
@@ -128,7 +131,7 @@ impl RpcChain {
         &self,
         ixs: &[Instruction],
         extra: &[&Keypair],
-        blockhash: solana_transaction::Hash,
+        blockhash: Blockhash,
     ) -> Result<(), ChainError> {
         let mut signers: Vec<&Keypair> = vec![&self.payer];
         signers.extend_from_slice(extra);

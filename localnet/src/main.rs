@@ -73,7 +73,7 @@ fn parse_traders(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("--traders must be a number: {s}"))?;
-    if n % 2 != 0 || n > 1_000 {
+    if !n.is_multiple_of(2) || n > 1_000 {
         return Err(format!(
             "--traders must be even (half long, half short) and at most 1000: {n}"
         ));

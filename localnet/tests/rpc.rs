@@ -13,6 +13,10 @@
 //!   accounts read over RPC;
 //! - `migrations/deploy.sh localnet` bootstraps a second exchange against the node (deploy
 //!   step skipped: the program is pre-registered);
+//! - two keepers race through one crash on a book `populate` opened (`--traders`): both make
+//!   progress, a transaction that lost its race is counted, no proof is accepted twice, every
+//!   event completes, the invariant checkers pass after every transaction;
+//! - a transaction on an unknown blockhash is reported as expired;
 //! - JSON-RPC and pubsub listen on loopback only.
 //!
 //! The stages share one validator (start ~5 s, 1.6 GiB); they run in one test in order.
@@ -26,9 +30,10 @@ use adl_client::chain::{Chain, RpcChain};
 use adl_client::invariants;
 use adl_client::ix::{self, TradeArgs};
 use adl_engine::state::{EVENT_DONE, EVENT_EMPTY, SIDE_LONG, SIDE_SHORT};
-use adl_keeper::keeper::{tick, KeeperConfig, Work};
+use adl_keeper::budget;
+use adl_keeper::keeper::{tick, KeeperConfig, Outcome, TickReport, Work};
 use adl_localnet::{
-    add_trader, bootstrap, chain, fund, snapshot, Localnet, LocalnetConfig, Trader,
+    add_trader, bootstrap, chain, fund, populate, snapshot, Localnet, LocalnetConfig, Trader,
 };
 use anchor_lang::prelude::Pubkey;
 use solana_keypair::Keypair;
@@ -87,6 +92,10 @@ fn adl_engine_through_real_json_rpc() {
         let t = Instant::now();
         keeper_queue_binary_reads_over_rpc(&net, &boot, &owners).await;
         println!("queue over RPC in {:?}", t.elapsed());
+        let t = Instant::now();
+        two_keepers_race_through_a_crash(&net).await;
+        println!("two keepers through a crash in {:?}", t.elapsed());
+        an_unknown_blockhash_is_an_expiry(&net).await;
     });
     let t = Instant::now();
     deploy_script_bootstraps_on_localnet(&net, &rt);
@@ -317,6 +326,40 @@ async fn keeper_resolves_a_crash_over_rpc(net: &Localnet) -> (Bootstrapped, Vec<
         "serve streamed {} alerts over SSE from pubsub-triggered reloads",
         alerts.len()
     );
+    // Its /metrics: queue depths as the chain has them (once its view caught up), the
+    // chain calls it made, no keeper work (it runs none without --keep).
+    let depth = |side: &str| {
+        format!(
+            "adl_queue_depth{{market=\"{}\",index=\"0\",side=\"{side}\"}}",
+            m.market
+        )
+    };
+    let want = (
+        snap.long_queue.header.len as f64,
+        snap.short_queue.header.len as f64,
+    );
+    let t = Instant::now();
+    let metrics = loop {
+        let got = serve.metrics().await;
+        if (
+            got.get(&depth("long")).copied(),
+            got.get(&depth("short")).copied(),
+        ) == (Some(want.0), Some(want.1))
+            || t.elapsed().as_secs() > 20
+        {
+            break got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(metrics.get(&depth("long")), Some(&want.0), "{metrics:?}");
+    assert_eq!(metrics.get(&depth("short")), Some(&want.1), "{metrics:?}");
+    assert!(metrics["adl_last_slot"] > 0.0);
+    assert!(metrics["adl_rpc_requests_total{method=\"getMultipleAccounts\"}"] >= 3.0);
+    assert_eq!(metrics["adl_keeper_ticks_total"], 0.0);
+    assert_eq!(
+        metrics["adl_keeper_work_sent_total{kind=\"liquidate\"}"],
+        0.0
+    );
     drop(serve);
     (boot, owners)
 }
@@ -324,11 +367,17 @@ async fn keeper_resolves_a_crash_over_rpc(net: &Localnet) -> (Bootstrapped, Vec<
 /// A running `adl-keeper serve` and the alerts read from its SSE stream.
 struct Serve {
     child: std::process::Child,
+    base: String,
     alerts: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Serve {
     async fn start(net: &Localnet, exchange: &Pubkey) -> Serve {
+        Self::start_with(net, exchange, &[]).await
+    }
+
+    /// `serve` with `extra` flags (`--keep --keypair …` runs the keeper in it too).
+    async fn start_with(net: &Localnet, exchange: &Pubkey, extra: &[String]) -> Serve {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -347,6 +396,7 @@ impl Serve {
                 "--refresh-ms",
                 "600000",
             ])
+            .args(extra)
             .env_remove("ADL_KEEPER_CONFIG")
             .spawn()
             .expect("adl-keeper serve starts");
@@ -388,7 +438,27 @@ impl Serve {
         });
         // Let the subscriptions settle before the chain changes.
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        Serve { child, alerts }
+        Serve {
+            child,
+            base,
+            alerts,
+        }
+    }
+
+    /// `GET /metrics`: each series with its value.
+    async fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        let r = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("GET /metrics");
+        assert_eq!(r.status().as_u16(), 200);
+        let body = r.text().await.expect("metrics body");
+        body.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.rsplit_once(' ').expect("series value");
+                (k.to_string(), v.parse().expect("a number"))
+            })
+            .collect()
     }
 
     /// The alerts so far once `done` holds for them (at most 20 s).
@@ -497,4 +567,365 @@ fn deploy_script_bootstraps_on_localnet(net: &Localnet, rt: &tokio::runtime::Run
         .expect("the exchange deploy.sh created is readable over RPC");
     assert_eq!(view.exchange.market_count, 1);
     assert_eq!(view.markets[0].1.book.header.capacity, 32);
+}
+
+/// A keeper's chain for the race: every send waits for the submission lock, and once it is
+/// confirmed the invariant checkers run on state read over RPC before the lock is released —
+/// so they see the state after every transaction of either keeper, and nothing lands between
+/// a transaction and its check. Planning (loads, simulation, fee reads) is not serialized:
+/// both keepers plan from the same state and race to submit.
+struct Checked<'a> {
+    inner: RpcChain,
+    lock: &'a tokio::sync::Mutex<()>,
+    reader: &'a RpcChain,
+    exchange: Pubkey,
+    owners: &'a [Pubkey],
+}
+
+impl Chain for Checked<'_> {
+    async fn accounts(
+        &self,
+        keys: &[Pubkey],
+    ) -> Result<Vec<Option<solana_account::Account>>, adl_client::chain::ChainError> {
+        self.inner.accounts(keys).await
+    }
+
+    async fn send_with(
+        &self,
+        ixs: &[anchor_lang::solana_program::instruction::Instruction],
+        extra: &[&Keypair],
+    ) -> Result<(), adl_client::chain::ChainError> {
+        let _turn = self.lock.lock().await;
+        let r = self.inner.send_with(ixs, extra).await;
+        if r.is_ok() {
+            let s = snapshot(self.reader, &self.exchange, self.owners)
+                .await
+                .unwrap_or_else(|e| panic!("snapshot over RPC: {e}"));
+            invariants::check_all(&s).unwrap_or_else(|e| {
+                panic!(
+                    "invariant broken after a transaction of {}: {e}",
+                    self.inner.keeper()
+                )
+            });
+        }
+        r
+    }
+
+    async fn rent_exempt(&self, len: usize) -> Result<u64, adl_client::chain::ChainError> {
+        self.inner.rent_exempt(len).await
+    }
+
+    fn keeper(&self) -> Pubkey {
+        self.inner.keeper()
+    }
+
+    async fn slot(&self) -> Result<u64, adl_client::chain::ChainError> {
+        self.inner.slot().await
+    }
+
+    async fn simulate_units(
+        &self,
+        ixs: &[anchor_lang::solana_program::instruction::Instruction],
+    ) -> Result<Option<u64>, adl_client::chain::ChainError> {
+        self.inner.simulate_units(ixs).await
+    }
+
+    async fn recent_fees(
+        &self,
+        writable: &[Pubkey],
+    ) -> Result<Vec<u64>, adl_client::chain::ChainError> {
+        self.inner.recent_fees(writable).await
+    }
+}
+
+/// Two keepers, each with its own keypair and collateral, race through one crash (100 → 92
+/// → 78) on the book `adl-localnet --traders 12` opens. Between rounds the test pushes a fresh
+/// price; in each round both keepers tick at once (at most 4 transactions each).
+async fn two_keepers_race_through_a_crash(net: &Localnet) {
+    let admin_kp = Keypair::new();
+    fund(net, &admin_kp, 100).await.expect("fund admin");
+    let boot = bootstrap(net, &admin_kp, price(100), &[64])
+        .await
+        .expect("bootstrap");
+    let pop = populate(net, &admin_kp, &boot, price(100), 6)
+        .await
+        .expect("populate");
+    let admin = chain(net, &admin_kp);
+    // The second keeper: its own keypair and 20,000 USDC.
+    let second = add_trader(&admin, &boot, 20_000 * USDC, 20_000 * USDC)
+        .await
+        .expect("second keeper");
+    let mut owners = pop.owners(&admin_kp.pubkey());
+    owners.push(second.key());
+    check(&admin, &boot, &owners, "after populate").await;
+    let s = snapshot(&admin, &boot.exchange, &owners).await.unwrap();
+    assert_eq!(
+        (
+            s.markets[0].long_queue.header.len,
+            s.markets[0].short_queue.header.len
+        ),
+        (6, 6),
+        "populate opens six longs against six shorts"
+    );
+    let lock = tokio::sync::Mutex::new(());
+    let keepers = [
+        Checked {
+            inner: chain(net, &admin_kp),
+            lock: &lock,
+            reader: &admin,
+            exchange: boot.exchange,
+            owners: &owners,
+        },
+        Checked {
+            inner: chain(net, &second.kp),
+            lock: &lock,
+            reader: &admin,
+            exchange: boot.exchange,
+            owners: &owners,
+        },
+    ];
+    let cfg = KeeperConfig::new(boot.exchange);
+    let mut totals = [TickReport::default(), TickReport::default()];
+    for px in [92u64, 78] {
+        let mut quiet = 0;
+        for round in 0.. {
+            assert!(round < 400, "the keepers did not finish at {px}");
+            {
+                let _turn = lock.lock().await;
+                admin
+                    .send(&[ix::set_oracle_price(
+                        &admin_kp.pubkey(),
+                        &boot.exchange,
+                        &boot.oracle,
+                        price(px),
+                        0,
+                    )])
+                    .await
+                    .expect("oracle push");
+            }
+            let (a, b) = tokio::join!(tick(&keepers[0], &cfg, 4), tick(&keepers[1], &cfg, 4));
+            let (a, b) = (a.expect("keeper A"), b.expect("keeper B"));
+            let idle = a.attempts.is_empty() && b.attempts.is_empty();
+            for (t, r) in totals.iter_mut().zip([a, b]) {
+                t.lost_races += r.lost_races;
+                t.rejected += r.rejected;
+                t.expired += r.expired;
+                t.attempts.extend(r.attempts);
+                t.actions.extend(r.actions);
+                t.budgets.extend(r.budgets);
+            }
+            // Done once nothing is left: no active event, no payout waiting, nobody
+            // liquidatable but the keepers (the bankruptcy grace can leave a round idle with
+            // work still ahead).
+            let s = snapshot(&admin, &boot.exchange, &owners).await.unwrap();
+            let m = &s.markets[0];
+            let keeper_keys = [admin_kp.pubkey(), second.key()];
+            let settled = m.active_events().count() == 0
+                && m.allocated_slots()
+                    .all(|(_, p)| p.status == adl_engine::state::SLOT_OPEN && p.adl_payout == 0)
+                && m.book.open_slots().all(|(_, p)| {
+                    keeper_keys.contains(&p.owner)
+                        || p.equity(m.market.cumulative_funding, price(px))
+                            .map(|eq| {
+                                eq >= adl_engine::math::margin_requirement(
+                                    p.base,
+                                    price(px),
+                                    m.market.params.mmr_bps,
+                                )
+                                .unwrap_or(i128::MAX)
+                            })
+                            .unwrap_or(false)
+                });
+            quiet = if idle { quiet + 1 } else { 0 };
+            if settled && quiet >= 2 {
+                break;
+            }
+            if idle {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let s = snapshot(&admin, &boot.exchange, &owners).await.unwrap();
+    let m = &s.markets[0];
+    let events: Vec<_> = m
+        .market
+        .adl_events
+        .iter()
+        .filter(|e| e.status != EVENT_EMPTY)
+        .collect();
+    assert!(!events.is_empty(), "the crash needed ADL");
+    for ev in &events {
+        assert_eq!(ev.status, EVENT_DONE, "event {} left open", ev.id);
+        assert_eq!(ev.base_remaining, 0, "event {} not fully filled", ev.id);
+    }
+    assert_eq!(m.market.open_interest_long, m.market.open_interest_short);
+    let sent = |t: &TickReport| t.attempts.iter().filter(|a| a.2 == Outcome::Sent).count();
+    let all_sent: Vec<&(Pubkey, Work, Outcome)> = totals
+        .iter()
+        .flat_map(|t| t.attempts.iter())
+        .filter(|a| a.2 == Outcome::Sent)
+        .collect();
+    // No proof accepted twice: the fills of the ranked proofs accepted from either keeper
+    // add up, event by event, to the fills the program recorded; one start per event; each
+    // liquidation of a position once.
+    for ev in &events {
+        let accepted: u32 = all_sent
+            .iter()
+            .map(|a| match &a.1 {
+                Work::Ranked { id, slots, .. } if *id == ev.id => slots.len() as u32,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(
+            accepted, ev.fills,
+            "event {}: proofs accepted vs fills",
+            ev.id
+        );
+    }
+    let starts = all_sent
+        .iter()
+        .filter(|a| matches!(a.1, Work::StartAdl { .. }))
+        .count();
+    assert_eq!(
+        starts as u64, m.market.next_event_id,
+        "one accepted start per event"
+    );
+    let mut liquidated: Vec<(u32, Pubkey)> = all_sent
+        .iter()
+        .filter_map(|a| match a.1 {
+            Work::Liquidate { slot, owner, .. } => Some((slot, owner)),
+            _ => None,
+        })
+        .collect();
+    let n = liquidated.len();
+    liquidated.sort();
+    liquidated.dedup();
+    assert_eq!(liquidated.len(), n, "a position liquidated twice");
+    for (i, t) in totals.iter().enumerate() {
+        assert!(sent(t) >= 1, "keeper {i} made no progress: {t:?}");
+        assert_eq!(
+            t.rejected, 0,
+            "keeper {i}: a refusal that was not a race: {t:?}"
+        );
+        assert_eq!(t.expired, 0, "keeper {i}: {t:?}");
+        assert_eq!(t.budgets.len(), sent(t));
+        for ((_, w), (units, fee)) in t.actions.iter().zip(&t.budgets) {
+            assert!(
+                *units >= budget::table_units(w) && *units <= budget::MAX_UNITS,
+                "{w:?}: {units}"
+            );
+            assert!(*fee <= cfg.max_priority_fee);
+        }
+    }
+    let lost: usize = totals.iter().map(|t| t.lost_races).sum();
+    assert!(
+        lost >= 1,
+        "two keepers planning from the same state never raced"
+    );
+    for (i, t) in totals.iter().enumerate() {
+        let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+        for a in t.attempts.iter().filter(|a| a.2 == Outcome::Sent) {
+            *kinds.entry(a.1.kind()).or_default() += 1;
+        }
+        println!(
+            "keeper {i}: {} sent {kinds:?}, {} lost races; compute-unit limits {:?}, prices {:?}",
+            sent(t),
+            t.lost_races,
+            t.budgets.iter().map(|b| b.0).collect::<Vec<_>>(),
+            t.budgets
+                .iter()
+                .map(|b| b.1)
+                .collect::<std::collections::BTreeSet<_>>()
+        );
+    }
+    println!(
+        "race: {} events, {} fills, {} liquidations, {lost} lost races",
+        events.len(),
+        events.iter().map(|e| e.fills).sum::<u32>(),
+        n
+    );
+
+    // `adl-keeper serve --keep`: the keeper in the serving process, its work in /metrics.
+    // The next funding period comes due; its crank shows as sent, the chain agrees.
+    let dir = std::env::temp_dir().join(format!("adl-serve-keep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("keeper.json");
+    std::fs::write(
+        &key_file,
+        serde_json::to_string(&second.kp.to_bytes().to_vec()).unwrap(),
+    )
+    .unwrap();
+    let funded_before = m.market.last_funding_slot;
+    admin
+        .send(&[ix::set_oracle_price(
+            &admin_kp.pubkey(),
+            &boot.exchange,
+            &boot.oracle,
+            price(78),
+            0,
+        )])
+        .await
+        .expect("oracle push");
+    let serve = Serve::start_with(
+        net,
+        &boot.exchange,
+        &[
+            "--keep".into(),
+            "--keypair".into(),
+            key_file.display().to_string(),
+            "--interval-ms".into(),
+            "200".into(),
+        ],
+    )
+    .await;
+    let t = Instant::now();
+    let metrics = loop {
+        let got = serve.metrics().await;
+        if got["adl_keeper_work_sent_total{kind=\"funding\"}"] >= 1.0 || t.elapsed().as_secs() > 60
+        {
+            break got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        metrics["adl_keeper_work_sent_total{kind=\"funding\"}"] >= 1.0,
+        "{metrics:?}"
+    );
+    assert!(metrics["adl_keeper_ticks_total"] >= 1.0);
+    assert!(metrics["adl_rpc_requests_total{method=\"sendTransaction\"}"] >= 1.0);
+    let after = snapshot(&admin, &boot.exchange, &owners).await.unwrap();
+    assert!(
+        after.markets[0].market.last_funding_slot > funded_before,
+        "the chain shows the crank serve --keep reported"
+    );
+    check(&admin, &boot, &owners, "after serve --keep").await;
+}
+
+/// A transaction built on a blockhash the node does not know is reported as `Expired` (it
+/// cannot land), not as a program rejection or transport trouble.
+async fn an_unknown_blockhash_is_an_expiry(net: &Localnet) {
+    let kp = Keypair::new();
+    fund(net, &kp, 1).await.expect("fund");
+    let c = chain(net, &kp);
+    let ix = solana_system_interface::instruction::transfer(
+        &kp.pubkey(),
+        &Pubkey::new_unique(),
+        1_000_000,
+    );
+    let err = c
+        .send_with_blockhash(
+            std::slice::from_ref(&ix),
+            &[],
+            adl_client::chain::Blockhash::new_unique(),
+        )
+        .await
+        .expect_err("an unknown blockhash cannot land");
+    assert!(
+        matches!(err, adl_client::chain::ChainError::Expired(_)),
+        "{err}"
+    );
+    // The same transfer on a fresh blockhash lands.
+    c.send(&[ix]).await.expect("a fresh blockhash lands");
 }
