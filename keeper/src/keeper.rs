@@ -462,6 +462,11 @@ fn next_work(
 /// caller backs off): a node that confirms nothing should not be hammered.
 pub const MAX_EXPIRED_PER_TICK: usize = 3;
 
+/// Most lost races in one market per tick before the market is passed over until the next
+/// tick: a market whose state keeps moving under the keeper (an actor trading against every
+/// plan) cannot hold the keeper's whole tick while other markets wait.
+pub const MAX_LOST_RACES_PER_MARKET: usize = 3;
+
 /// Whether fresh state still calls for `work` in `market` (a refusal is then the keeper's
 /// own problem, not a lost race).
 async fn still_needed<C: Chain>(
@@ -490,9 +495,10 @@ pub async fn tick<C: Chain>(
 ) -> Result<TickReport, KeeperError> {
     let mut report = TickReport::default();
     let keeper = chain.keeper();
-    // Markets whose work was refused this tick: passed over until the next tick, so one
-    // transaction that keeps failing (a position shaped to make the keeper's own instruction
-    // fail, a keeper short of collateral) cannot stop the work of every other market.
+    // Markets whose work was refused this tick, or that lost MAX_LOST_RACES_PER_MARKET
+    // races: passed over until the next tick, so one transaction that keeps failing (a
+    // position shaped to make the keeper's own instruction fail, a keeper short of
+    // collateral, state moved under every plan) cannot stop the work of every other market.
     let mut refused: Vec<Pubkey> = Vec::new();
     for _ in 0..max_steps {
         let view = load(chain, &cfg.exchange).await?;
@@ -599,7 +605,17 @@ pub async fn tick<C: Chain>(
                     Work::Sweep => report.sweeps += 1,
                 }
             }
-            Outcome::LostRace => report.lost_races += 1,
+            Outcome::LostRace => {
+                report.lost_races += 1;
+                let lost = report
+                    .attempts
+                    .iter()
+                    .filter(|(k, _, o)| *k == m.market && *o == Outcome::LostRace)
+                    .count();
+                if lost >= MAX_LOST_RACES_PER_MARKET {
+                    refused.push(m.market);
+                }
+            }
             Outcome::Expired => {
                 report.expired += 1;
                 if report.expired >= MAX_EXPIRED_PER_TICK {
