@@ -288,7 +288,33 @@ pub enum Work {
     Sweep,
 }
 
+/// What a tick passes over when it plans: work refused while fresh state still called for
+/// it (this slot, this owner, this proof — not the whole market), and the events whose
+/// ranked proof lost a race.
+#[derive(Clone, Debug, Default)]
+struct Passed {
+    refused: Vec<Work>,
+    lost_ranked: Vec<u64>,
+}
+
 impl Work {
+    /// Whether `other` is the same piece of work: equal, except that a liquidation is the
+    /// same whatever margin it posts (the margin follows the price, which anyone can move
+    /// between a refusal and the re-check).
+    pub fn same_item(&self, other: &Work) -> bool {
+        match (self, other) {
+            (
+                Work::Liquidate { slot, owner, .. },
+                Work::Liquidate {
+                    slot: s2,
+                    owner: o2,
+                    ..
+                },
+            ) => slot == s2 && owner == o2,
+            _ => self == other,
+        }
+    }
+
     /// Every kind's label, in `kind` order.
     pub const KINDS: [&'static str; 10] = [
         "funding",
@@ -327,8 +353,11 @@ fn next_work(
     snap: &MarketSnapshot,
     cfg: &KeeperConfig,
     keeper: &Pubkey,
+    passed: &Passed,
 ) -> Option<Work> {
     let m = &snap.market;
+    // Work refused this tick is passed over (the next piece is offered instead).
+    let offer = |w: Work| (!passed.refused.iter().any(|r| r.same_item(&w))).then_some(w);
     let price = snap.oracle.price;
     // Events, oldest first.
     let mut events: Vec<(usize, &AdlEvent)> = snap.active_events().collect();
@@ -340,11 +369,13 @@ fn next_work(
                 let mut slots = snap.pending_pro_rata_slots(index);
                 if !slots.is_empty() {
                     slots.truncate(cfg.max_fills_per_tx);
-                    return Some(Work::ProRata {
+                    if let Some(w) = offer(Work::ProRata {
                         index,
                         id: ev.id,
                         slots,
-                    });
+                    }) {
+                        return Some(w);
+                    }
                 }
             }
             // Ranked walks and drains wait for pro-rata obligations on their side
@@ -354,26 +385,43 @@ fn next_work(
                 // Begin, or step the drain in progress: the program finds the level, every
                 // step is bounded and the drain ends (done, or handed to the ranked walk when
                 // the whole side cannot cover the event).
-                return Some(Work::Drain {
+                if let Some(w) = offer(Work::Drain {
                     index,
                     id: ev.id,
                     begin: m.adl_drains[index].phase == DRAIN_IDLE,
-                });
+                }) {
+                    return Some(w);
+                }
             }
             _ => {
                 // Exactly the program's walk from the event's cursors, within its cap: when
                 // the cap stops it before any fill, an empty proof saves the progress.
+                // Past the deadline, once a proof for this event lost a race in this tick
+                // (state moved under it: ranks toggled between plan and landing), the
+                // program's liveness fallback instead: pro-rata cannot be front-run that way.
+                if past_deadline
+                    && ev.walk_flags & WALK_FALLBACK_USED == 0
+                    && passed.lost_ranked.contains(&ev.id)
+                {
+                    if let Some(w) = offer(Work::Switch { index, id: ev.id }) {
+                        return Some(w);
+                    }
+                }
                 let plan = snap.adl_plan(index, cfg.max_fills_per_tx);
                 if !plan.fills.is_empty() || plan.capped {
-                    return Some(Work::Ranked {
+                    if let Some(w) = offer(Work::Ranked {
                         index,
                         id: ev.id,
                         slots: plan.fills.iter().map(|p| p.slot).collect(),
                         reads: plan.reads,
-                    });
+                    }) {
+                        return Some(w);
+                    }
                 }
                 if past_deadline && ev.walk_flags & WALK_FALLBACK_USED == 0 {
-                    return Some(Work::Switch { index, id: ev.id });
+                    if let Some(w) = offer(Work::Switch { index, id: ev.id }) {
+                        return Some(w);
+                    }
                 }
             }
         }
@@ -383,6 +431,11 @@ fn next_work(
         .fund
         .map(|f| f.available(m.params.max_insurance_per_event))
         .unwrap_or(0);
+    let own_base = snap
+        .book
+        .open_slots()
+        .find(|(_, q)| q.owner == *keeper)
+        .map(|(_, q)| q.base);
     for (slot, p) in snap.book.open_slots() {
         if p.owner == *keeper {
             continue;
@@ -395,27 +448,39 @@ fn next_work(
         };
         if !math::is_liquidatable(eq, mm) {
             if p.bankrupt_since_slot != 0 {
-                return Some(Work::Flag { slot }); // recovered: clear the stamp
+                if let Some(w) = offer(Work::Flag { slot }) {
+                    return Some(w);
+                } // recovered: clear the stamp
             }
             continue;
         }
         let notional =
             math::close_notional(p.base > 0, p.base.unsigned_abs(), price).unwrap_or(u64::MAX);
-        let margin = (notional as u128 * cfg.liquidation_margin_bps as u128 / 10_000) as u64;
+        // A takeover that closes the keeper's own position posts no margin (the program
+        // refuses margin for a flat position: `NoOpenPosition`).
+        let margin = if own_base.is_some_and(|b| b.checked_add(p.base) == Some(0)) {
+            0
+        } else {
+            (notional as u128 * cfg.liquidation_margin_bps as u128 / 10_000) as u64
+        };
         if math::is_bankrupt(eq) {
             let fee = math::fee(notional, m.params.liquidation_fee_bps).unwrap_or(u64::MAX);
             let (_, to_liq) =
                 math::split_fee(fee, m.params.liquidation_fee_to_fund_bps).unwrap_or((0, fee));
             let need = (-eq) as u128 + to_liq as u128;
             if need <= fund_available as u128 {
-                return Some(Work::Liquidate {
+                if let Some(w) = offer(Work::Liquidate {
                     slot,
                     owner: p.owner,
                     margin,
-                });
+                }) {
+                    return Some(w);
+                }
             }
             if p.bankrupt_since_slot == 0 {
-                return Some(Work::Flag { slot });
+                if let Some(w) = offer(Work::Flag { slot }) {
+                    return Some(w);
+                }
             }
             // The fund covers the loss but not the liquidator's share: the program leaves the
             // position to liquidators for the grace period and starts ADL only after it
@@ -424,22 +489,28 @@ fn next_work(
             if (-eq) as u128 <= fund_available as u128 {
                 let grace = m.params.bankruptcy_grace_slots;
                 if adl_engine::engine::stamp_expired(p.bankrupt_since_slot, grace, view.slot) {
-                    return Some(Work::Flag { slot });
+                    if let Some(w) = offer(Work::Flag { slot }) {
+                        return Some(w);
+                    }
                 }
                 if view.slot < p.bankrupt_since_slot.saturating_add(grace) {
                     continue;
                 }
             }
-            return Some(Work::StartAdl {
+            if let Some(w) = offer(Work::StartAdl {
                 slot,
                 owner: p.owner,
-            });
+            }) {
+                return Some(w);
+            }
         }
-        return Some(Work::Liquidate {
+        if let Some(w) = offer(Work::Liquidate {
             slot,
             owner: p.owner,
             margin,
-        });
+        }) {
+            return Some(w);
+        }
     }
     // Payouts waiting in slots.
     if let Some((_, p)) = snap
@@ -447,13 +518,19 @@ fn next_work(
         .filter(|_| cfg.claim_payouts)
         .find(|(_, p)| p.status == SLOT_ADL_CLOSED || p.adl_payout > 0)
     {
-        return Some(Work::Claim { owner: p.owner });
+        if let Some(w) = offer(Work::Claim { owner: p.owner }) {
+            return Some(w);
+        }
     }
     if cfg.crank_funding && view.slot >= m.last_funding_slot + m.params.funding_period_slots {
-        return Some(Work::Funding);
+        if let Some(w) = offer(Work::Funding) {
+            return Some(w);
+        }
     }
     if cfg.sweep_min_fees > 0 && view.fund.is_some() && m.fee_pool >= cfg.sweep_min_fees {
-        return Some(Work::Sweep);
+        if let Some(w) = offer(Work::Sweep) {
+            return Some(w);
+        }
     }
     None
 }
@@ -475,15 +552,15 @@ async fn still_needed<C: Chain>(
     keeper: &Pubkey,
     market: &Pubkey,
     work: &Work,
+    passed: &Passed,
 ) -> Result<bool, KeeperError> {
     let view = load(chain, &cfg.exchange).await?;
     Ok(view
         .markets
         .iter()
         .find(|(a, _)| a.market == *market)
-        .and_then(|(_, snap)| next_work(&view, snap, cfg, keeper))
-        .as_ref()
-        == Some(work))
+        .and_then(|(_, snap)| next_work(&view, snap, cfg, keeper, passed))
+        .is_some_and(|w| w.same_item(work)))
 }
 
 /// Runs work until the exchange needs nothing more (or `max_steps` transactions), reloading
@@ -494,20 +571,36 @@ pub async fn tick<C: Chain>(
     max_steps: usize,
 ) -> Result<TickReport, KeeperError> {
     let mut report = TickReport::default();
+    tick_into(chain, cfg, max_steps, &mut report).await?;
+    Ok(report)
+}
+
+/// `tick`, recording into `report` as it goes: a tick that ends in an error still reports
+/// every transaction it sent before (`keep` counts them in the metrics).
+pub async fn tick_into<C: Chain>(
+    chain: &C,
+    cfg: &KeeperConfig,
+    max_steps: usize,
+    report: &mut TickReport,
+) -> Result<(), KeeperError> {
     let keeper = chain.keeper();
-    // Markets whose work was refused this tick, or that lost MAX_LOST_RACES_PER_MARKET
-    // races: passed over until the next tick, so one transaction that keeps failing (a
-    // position shaped to make the keeper's own instruction fail, a keeper short of
-    // collateral, state moved under every plan) cannot stop the work of every other market.
-    let mut refused: Vec<Pubkey> = Vec::new();
+    // Work refused this tick is passed over until the next tick — that piece of work, not
+    // its market, so one transaction that keeps failing (a position shaped to make the
+    // keeper's own instruction fail, one too big for the keeper's collateral) cannot stop
+    // the rest of the market's work or any other market's. A market that lost
+    // MAX_LOST_RACES_PER_MARKET races (state moved under every plan) waits for the next tick.
+    let mut passed: std::collections::BTreeMap<Pubkey, Passed> = Default::default();
+    let mut parked: Vec<Pubkey> = Vec::new();
+    let none = Passed::default();
     for _ in 0..max_steps {
         let view = load(chain, &cfg.exchange).await?;
         let mut found = None;
         for (accounts, snap) in &view.markets {
-            if refused.contains(&accounts.market) {
+            if parked.contains(&accounts.market) {
                 continue;
             }
-            if let Some(w) = next_work(&view, snap, cfg, &keeper) {
+            let skip = passed.get(&accounts.market).unwrap_or(&none);
+            if let Some(w) = next_work(&view, snap, cfg, &keeper, skip) {
                 found = Some((*accounts, w));
                 break;
             }
@@ -577,7 +670,8 @@ pub async fn tick<C: Chain>(
             }
             Err(e @ ChainError::Transport(_)) => return Err(e.into()),
             Err(e @ ChainError::Rejected { .. }) => {
-                if still_needed(chain, cfg, &keeper, &m.market, &work).await? {
+                let skip = passed.get(&m.market).unwrap_or(&none);
+                if still_needed(chain, cfg, &keeper, &m.market, &work, skip).await? {
                     warn!(?work, error = %e, "rejected; the market waits for the next tick");
                     Outcome::Refused
                 } else {
@@ -607,13 +701,16 @@ pub async fn tick<C: Chain>(
             }
             Outcome::LostRace => {
                 report.lost_races += 1;
+                if let Work::Ranked { id, .. } = work {
+                    passed.entry(m.market).or_default().lost_ranked.push(id);
+                }
                 let lost = report
                     .attempts
                     .iter()
                     .filter(|(k, _, o)| *k == m.market && *o == Outcome::LostRace)
                     .count();
                 if lost >= MAX_LOST_RACES_PER_MARKET {
-                    refused.push(m.market);
+                    parked.push(m.market);
                 }
             }
             Outcome::Expired => {
@@ -628,14 +725,14 @@ pub async fn tick<C: Chain>(
             }
             Outcome::Refused => {
                 report.rejected += 1;
-                refused.push(m.market);
+                passed.entry(m.market).or_default().refused.push(work);
             }
         }
     }
     if report.acted() {
         info!(?report, "tick");
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The keeper's loop: a tick of at most `max_steps` transactions every `interval` (doubled
@@ -652,11 +749,12 @@ pub async fn keep<C: Chain>(
 ) -> Result<(), KeeperError> {
     let mut backoff = interval;
     loop {
-        match tick(chain, cfg, max_steps).await {
-            Ok(r) => {
-                metrics.record_tick(&r);
-                backoff = interval;
-            }
+        let mut r = TickReport::default();
+        let result = tick_into(chain, cfg, max_steps, &mut r).await;
+        // Every transaction the tick sent counts, also when it ended in an error.
+        metrics.record_tick(&r);
+        match result {
+            Ok(()) => backoff = interval,
             Err(KeeperError::Chain(e)) => {
                 metrics.record_tick_error();
                 warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "chain error");

@@ -60,7 +60,8 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts a tick's transactions by kind and outcome.
+    /// Counts a tick (also one that ended in an error) and its transactions by kind and
+    /// outcome.
     pub fn record_tick(&self, report: &TickReport) {
         let mut g = self.lock();
         g.ticks += 1;
@@ -69,7 +70,8 @@ impl Metrics {
         }
     }
 
-    /// Counts a tick that ended in an error (the caller backs off).
+    /// Counts a tick that ended in an error (the caller backs off); `record_tick` counted it
+    /// and its transactions already.
     pub fn record_tick_error(&self) {
         self.lock().tick_errors += 1;
     }

@@ -13,6 +13,7 @@ mod funding;
 mod golden;
 mod hardening;
 mod keeper;
+mod keeper_attacks;
 mod limits;
 mod liquidation;
 mod liveness;
