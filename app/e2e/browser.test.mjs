@@ -83,6 +83,15 @@ test("the viewer shows the real queues, ranks and lights", async () => {
     // The active event and the fund.
     const execPrice = await page.textContent("[data-testid=exec-price]");
     assert.equal(execPrice.replace(".", ""), exp.events[0].exec_price.padStart(7, "0"));
+    // Active events come first in the events table, marked active; the Activity panel (live
+    // transactions) stays hidden on a snapshot.
+    const events = await page.$$eval("[data-testid=event-row]", (trs) => trs.map((tr) => ({ id: Number(tr.dataset.id), status: tr.dataset.status })));
+    assert.deepEqual(
+      events.filter((e) => e.status === "active"),
+      exp.events.map((e) => ({ id: e.id, status: "active" })),
+    );
+    assert.deepEqual(events.slice(0, exp.events.length).map((e) => e.status), exp.events.map(() => "active"));
+    assert.equal(await page.isHidden("[data-testid=activity]"), true);
     // A trader looks up their place: L4 is the most leveraged long but at a loss: tier 2.
     await page.fill("[data-testid=owner-input]", exp.owners.L4);
     await page.click("[data-testid=owner-go]");

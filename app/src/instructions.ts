@@ -1,10 +1,16 @@
 // Instruction builders from the committed IDL (`src/generated/instructions.ts`): Borsh
-// arguments after the 8-byte discriminator, accounts in the IDL's order with its signer and
-// writable flags, fixed program addresses filled in. Dependency-free: the result is the
-// `{ programAddress, accounts, data }` shape @solana/kit and web3.js both accept.
+// arguments after the 8-byte discriminator, accounts in the IDL's order with their roles,
+// fixed program addresses filled in. Every builder returns an @solana/kit `Instruction`:
+// `{ programAddress, accounts: { address, role }[], data }` with kit's `AccountRole` numbers,
+// which kit's transaction messages take as they are (signers attach with kit's
+// `addSignersToInstruction`); `web3.ts` turns one into a web3.js `TransactionInstruction`.
+// Only kit's types are imported: the module has no runtime dependency.
+import type { AccountMeta, AccountRole, Address, Instruction } from "@solana/kit";
 import { ARG_TYPES, INSTRUCTIONS } from "./generated/instructions.js";
 import { PROGRAM_ID } from "./generated/layouts.js";
 import { base58 } from "./decode.js";
+
+export type { AccountMeta, AccountRole, Address };
 
 export type IdlType =
   | string
@@ -19,16 +25,37 @@ export interface IdlInstruction {
   args: { name: string; type: IdlType }[];
 }
 
-export interface AccountMeta {
-  address: string;
-  signer: boolean;
-  writable: boolean;
+/** An instruction as kit's `Instruction` carries it, with every field present. */
+export interface BuiltInstruction extends Instruction {
+  readonly programAddress: Address;
+  readonly accounts: readonly AccountMeta[];
+  readonly data: Uint8Array;
 }
 
-export interface BuiltInstruction {
-  programAddress: string;
-  accounts: AccountMeta[];
-  data: Uint8Array;
+/** kit's `AccountRole` values: bit 1 signer, bit 0 writable (the test against the installed
+ * kit: `test-rpc/ecosystem.test.ts`). */
+export const ROLE = {
+  READONLY: 0,
+  WRITABLE: 1,
+  READONLY_SIGNER: 2,
+  WRITABLE_SIGNER: 3,
+} as const satisfies Record<keyof typeof AccountRole, AccountRole>;
+
+export function accountRole(signer: boolean, writable: boolean): AccountRole {
+  return ((signer ? ROLE.READONLY_SIGNER : 0) | (writable ? ROLE.WRITABLE : 0)) as AccountRole;
+}
+export const isSigner = (role: AccountRole): boolean => role >= ROLE.READONLY_SIGNER;
+export const isWritable = (role: AccountRole): boolean => (role & ROLE.WRITABLE) !== 0;
+
+/** A base58 public key as kit's `Address` (refused unless it is base58 of at most 32 bytes). */
+export function toAddress(key: string): Address {
+  fromBase58(key);
+  return key as Address;
+}
+
+/** The account meta of `address` with the role of the two flags. */
+export function accountMeta(address: string, signer: boolean, writable: boolean): AccountMeta {
+  return { address: toAddress(address), role: accountRole(signer, writable) };
 }
 
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -118,11 +145,11 @@ export function buildInstruction(
     encode(data, a.type, args[a.name]);
   }
   return {
-    programAddress: PROGRAM_ID,
+    programAddress: toAddress(PROGRAM_ID),
     accounts: spec.accounts.map((a) => {
       const address = accounts[a.name] ?? a.address;
       if (!address) throw new Error(`${name}: account ${a.name} missing`);
-      return { address, signer: a.signer, writable: a.writable };
+      return accountMeta(address, a.signer, a.writable);
     }),
     data: Uint8Array.from(data),
   };

@@ -1,8 +1,10 @@
-// The ADL queue viewer: a market's queues per side, its insurance fund and active ADL events,
-// and a trader's place in line. Data: `?snapshot=<file>` (account bytes written by the Rust
-// tests; default fixtures/snapshot.json) or `?rpc=<url>&market=<key>` (live accounts, updated
-// on every change through pubsub; `&ws=<url>` when pubsub is not at the RPC port + 1).
-import { activeEvents, fromRpc, fromSnapshot, queueRows, type MarketState } from "./snapshot.js";
+// The ADL queue viewer: a market's queues per side, its insurance fund, its ADL events (active
+// and done), and a trader's place in line. Data: `?snapshot=<file>` (account bytes written by
+// the Rust tests; default fixtures/snapshot.json) or `?rpc=<url>&market=<key>` (live accounts,
+// updated on every change through pubsub; `&ws=<url>` when pubsub is not at the RPC port + 1).
+// Live, an Activity panel lists the market's recent transactions, decoded.
+import { adlEvents, fromRpc, fromSnapshot, queueRows, EVENT_ACTIVE, type MarketState } from "./snapshot.js";
+import { ActivityLog, HistoryUnavailable, isUserAccount, type ActivityRow } from "./activity.js";
 import type { QueueRow } from "./rank.js";
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -115,17 +117,25 @@ function render(s: MarketState, source: string) {
        <div><b>shares</b>${s.fund.total_shares}</div><div><b>paid out</b>${usd(s.fund.total_paid)}</div>
        <div><b>earned</b>${usd(s.fund.total_earned)}</div></div>`
     : "";
-  const evs = activeEvents(s);
-  $("events").innerHTML = `<h2>Active ADL events (${evs.length})</h2>` +
+  // Active events first, then the done ones the market still holds: what a bankruptcy
+  // became (its size, the fills against the other side, what the fund paid, P_exec).
+  const evs = adlEvents(s);
+  const active = evs.filter((e) => e.event.status === EVENT_ACTIVE).length;
+  // The market holds 8 events: a new event takes the place of a done one.
+  $("events").innerHTML = `<h2>ADL events (${active} active, ${evs.length - active} done; ${m.next_event_id} started in all)</h2>` +
     (evs.length === 0
       ? "<p>none</p>"
-      : `<table data-testid="events-table"><thead><tr><th>id</th><th>bankrupt side</th><th>size left</th><th>P_exec</th><th>fund paid</th><th>deadline slot</th></tr></thead><tbody>` +
+      : `<table data-testid="events-table"><thead><tr><th>id</th><th>status</th><th>bankrupt side</th><th class="owner">bankrupt owner</th>
+         <th>size</th><th>size left</th><th>fills</th><th>P_exec</th><th>fund paid</th><th>start slot</th><th>deadline slot</th></tr></thead><tbody>` +
         evs
-          .map(
-            ({ event: e }) =>
-              `<tr><td>${e.id}</td><td>${e.side === 0 ? "long" : "short"}</td><td>${base(e.base_remaining)}</td>
-               <td data-testid="exec-price">${usd(e.exec_price)}</td><td>${usd(e.fund_paid)}</td><td>${e.deadline_slot}</td></tr>`,
-          )
+          .map(({ event: e }) => {
+            const status = e.status === EVENT_ACTIVE ? "active" : "done";
+            return `<tr data-testid="event-row" data-id="${e.id}" data-status="${status}" data-fills="${e.fills}" data-fund-paid="${e.fund_paid}" class="${status}">
+               <td>${e.id}</td><td data-col="status">${status}</td><td>${e.side === 0 ? "long" : "short"}</td>
+               <td class="owner" title="${e.owner}">${short(e.owner)}</td><td>${base(e.base_total)}</td><td>${base(e.base_remaining)}</td>
+               <td>${e.fills}</td><td data-testid="exec-price">${usd(e.exec_price)}</td><td>${usd(e.fund_paid)}</td>
+               <td>${e.start_slot}</td><td>${e.deadline_slot}</td></tr>`;
+          })
           .join("") +
         "</tbody></table>");
   const long = queueRows(s, "long");
@@ -174,6 +184,107 @@ function render(s: MarketState, source: string) {
   };
 }
 
+// --- Activity (live mode) --------------------------------------------------------------------
+
+/** Accounts every instruction of a market carries: left out of the activity rows. */
+const STRUCTURE = new Set(["exchange", "market", "oracle", "book", "long_queue", "short_queue", "fund", "vault", "system_program", "token_program"]);
+/** Arguments in quote atoms (6 decimals) and in base atoms (9 decimals). */
+const QUOTE_ARGS = new Set(["price", "confidence", "margin", "amount", "taker_margin", "maker_margin"]);
+const BASE_ARGS = new Set(["base", "taker_base"]);
+const U64_MAX = (1n << 64n) - 1n;
+
+/** An argument for reading: amounts with their decimals, `u64::MAX` as "all", lists joined,
+ * structs (`args`, `proof`) flattened into their fields. */
+function argText(name: string, v: unknown): string[] {
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => argText(k, x));
+  }
+  let text: string;
+  if (Array.isArray(v)) text = v.map(String).join(", ") || "none";
+  else if (typeof v === "bigint" && v === U64_MAX) text = "all";
+  else if (typeof v === "bigint" && QUOTE_ARGS.has(name)) text = usd(v);
+  else if (typeof v === "bigint" && BASE_ARGS.has(name)) text = base(v);
+  else text = String(v);
+  return [`<span data-arg="${name}">${name} ${text}</span>`];
+}
+
+/** The key accounts of a row by IDL name; a user account (a per-owner PDA) shows its owner. */
+function accountText(r: ActivityRow, log: ActivityLog): string {
+  return Object.entries(r.accounts)
+    .filter(([n]) => !STRUCTURE.has(n))
+    .map(([n, k]) => {
+      const owner = isUserAccount(n) ? log.ownerOf(k) : undefined;
+      const shown = owner ?? k;
+      return `<span class="acc" data-acc="${n}" data-key="${k}"${owner ? ` data-owner="${owner}"` : ""} title="${owner ? `${owner} (its user account ${k})` : k}">${n}${owner ? " of" : ""} <code>${short(shown)}</code></span>`;
+    })
+    .join(" ");
+}
+
+function renderActivity(log: ActivityLog) {
+  const rows = log.rows;
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+  const sigs = new Set(rows.map((r) => r.signature)).size;
+  const time = (t: number | null) => (t === null ? "" : new Date(t * 1000).toISOString().slice(11, 19));
+  $("activity").innerHTML = `<h2>Activity (${sigs} most recent transactions of the market and its oracle, newest first)</h2>
+    <p class="summary" data-testid="activity-summary">${[...counts].map(([n, c]) => `<span data-ix="${n}" data-count="${c}">${n} ×${c}</span>`).join(" · ") || "no transactions yet"}</p>` +
+    (rows.length === 0
+      ? ""
+      : `<table data-testid="activity-table"><thead><tr><th>slot</th><th>time (UTC)</th><th class="left">instruction</th><th class="left">accounts</th><th class="left">arguments</th><th>result</th><th class="owner">transaction</th></tr></thead><tbody>` +
+        rows
+          .map(
+            (r) => `<tr data-testid="activity-row" data-ix="${r.name}" data-sig="${r.signature}" data-slot="${r.slot}" data-ok="${r.err === null}" class="${r.err === null ? "" : "failed"}">
+              <td>${r.slot}</td><td>${time(r.blockTime)}</td><td class="left ix">${r.name}</td><td class="left">${accountText(r, log)}</td>
+              <td class="left">${Object.entries(r.args).flatMap(([n, v]) => argText(n, v)).join(" ")}</td>
+              <td data-col="result">${r.err === null ? "ok" : `failed: ${JSON.stringify(r.err)}`}</td>
+              <td class="owner" title="${r.signature}">${short(r.signature)}</td></tr>`,
+          )
+          .join("") +
+        "</tbody></table>");
+}
+
+/** Keeps the Activity panel current: refreshed after every live update, again shortly after
+ * (a node indexes a transaction's signature a moment after its accounts change) and every
+ * 5 s. `body[data-activity]`: "ready", "unavailable" (the node keeps no transaction history)
+ * or "error"; `body[data-activity-refreshes]` counts refreshes. */
+function activityPanel(rpc: string, s: MarketState) {
+  const log = new ActivityLog(rpc, [s.key, s.market.oracle], 50);
+  let running = false;
+  let again = false;
+  let refreshes = 0;
+  let trailing: ReturnType<typeof setTimeout> | undefined;
+  const refresh = async (): Promise<void> => {
+    if (document.body.dataset.activity === "unavailable") return;
+    if (running) return void (again = true);
+    running = true;
+    try {
+      do {
+        again = false;
+        await log.refresh();
+        renderActivity(log);
+        document.body.dataset.activity = "ready";
+        document.body.dataset.activityRefreshes = String(++refreshes);
+      } while (again);
+    } catch (e) {
+      document.body.dataset.activity = e instanceof HistoryUnavailable ? "unavailable" : "error";
+      $("activity").innerHTML = `<h2>Activity</h2><p class="${e instanceof HistoryUnavailable ? "note" : "error"}" data-testid="activity-error">${
+        e instanceof HistoryUnavailable
+          ? `The node at ${rpc} keeps no transaction history, so the market's transactions cannot be listed (${(e as Error).message}).`
+          : (e as Error).message
+      }</p>`;
+    } finally {
+      running = false;
+    }
+  };
+  setInterval(refresh, 5000);
+  void refresh();
+  return () => {
+    void refresh();
+    clearTimeout(trailing);
+    trailing = setTimeout(refresh, 1500);
+  };
+}
+
 /** The pubsub endpoint next to a JSON-RPC one: same host, port + 1, ws(s). */
 export function pubsubUrl(rpc: string): string {
   const u = new URL(rpc);
@@ -182,24 +293,33 @@ export function pubsubUrl(rpc: string): string {
   return u.toString();
 }
 
-/** Live mode: `accountSubscribe` to the market, its book and both queues over pubsub; every
- * change re-reads the accounts and re-renders in place (no reload). Without a pubsub
- * connection it polls every 2 s. `body[data-updates]` counts re-renders. */
-function live(rpc: string, market: string, ws: string) {
+/** Live mode: `accountSubscribe` to the market, its oracle, its book and both queues over
+ * pubsub; every change re-reads the accounts and re-renders in place (no reload), then
+ * refreshes the Activity panel. Changes that arrive during a re-read are not lost: one more
+ * re-read follows. Without a pubsub connection it polls every 2 s. `body[data-updates]`
+ * counts re-renders. */
+function live(rpc: string, first: MarketState, ws: string) {
+  const market = first.key;
+  const activity = activityPanel(rpc, first);
   let updates = 0;
   let pending = false;
-  const refresh = async () => {
-    if (pending) return;
+  let again = false;
+  const refresh = async (): Promise<void> => {
+    if (pending) return void (again = true);
     pending = true;
     try {
-      await new Promise((ok) => setTimeout(ok, 50));
-      render(await fromRpc(rpc, market), `live from ${rpc}`);
-      document.body.dataset.updates = String(++updates);
+      do {
+        again = false;
+        await new Promise((ok) => setTimeout(ok, 50));
+        render(await fromRpc(rpc, market), `live from ${rpc}`);
+        document.body.dataset.updates = String(++updates);
+      } while (again);
     } catch (e) {
       $("source").innerHTML = `<span class="error">${(e as Error).message}</span>`;
     } finally {
       pending = false;
     }
+    activity();
   };
   let poll: ReturnType<typeof setInterval> | undefined;
   const startPolling = () => {
@@ -214,9 +334,9 @@ function live(rpc: string, market: string, ws: string) {
   }
   socket.onerror = startPolling;
   socket.onclose = startPolling;
-  socket.onopen = async () => {
-    const s = await fromRpc(rpc, market);
-    const keys = [market, s.market.book, s.market.long_queue, s.market.short_queue];
+  socket.onopen = () => {
+    const m = first.market;
+    const keys = [market, m.oracle, m.book, m.long_queue, m.short_queue];
     keys.forEach((k, i) =>
       socket.send(
         JSON.stringify({
@@ -242,8 +362,10 @@ async function start() {
     if (rpc) {
       const market = params.get("market");
       if (!market) throw new Error("give ?market=<market account> with ?rpc=");
-      render(await fromRpc(rpc, market), `live from ${rpc}`);
-      live(rpc, market, params.get("ws") ?? pubsubUrl(rpc));
+      const s = await fromRpc(rpc, market);
+      render(s, `live from ${rpc}`);
+      $("activity").hidden = false;
+      live(rpc, s, params.get("ws") ?? pubsubUrl(rpc));
     } else {
       const path = params.get("snapshot") ?? "fixtures/snapshot.json";
       const r = await fetch(path);

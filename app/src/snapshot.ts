@@ -62,8 +62,22 @@ export function queueRows(s: MarketState, side: "long" | "short", price = s.orac
   return rankSide(q.byLeverage, s.book.slots, price, s.market.cumulative_funding, oi);
 }
 
+/** An ADL event's status in the market's ring of events (the program's EVENT_*). */
+export const EVENT_EMPTY = 0;
+export const EVENT_ACTIVE = 1;
+export const EVENT_DONE = 2;
+
 export function activeEvents(s: MarketState): { index: number; event: AdlEvent }[] {
-  return s.market.adl_events.map((event, index) => ({ index, event })).filter((e) => e.event.status === 1);
+  return s.market.adl_events.map((event, index) => ({ index, event })).filter((e) => e.event.status === EVENT_ACTIVE);
+}
+
+/** Every event the market's ring still holds: the active ones (oldest first), then the done
+ * ones (newest first). A done event stays until its place is needed for a new one. */
+export function adlEvents(s: MarketState): { index: number; event: AdlEvent }[] {
+  const all = s.market.adl_events.map((event, index) => ({ index, event }));
+  const by = (st: number, dir: 1 | -1) =>
+    all.filter((e) => e.event.status === st).sort((a, b) => dir * (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
+  return [...by(EVENT_ACTIVE, 1), ...by(EVENT_DONE, -1)];
 }
 
 /** Fetches the market's accounts over JSON-RPC (`getMultipleAccounts`, base64, at "confirmed" — what

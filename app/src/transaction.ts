@@ -1,9 +1,12 @@
-// Legacy Solana transactions and a small JSON-RPC client, dependency-free: what a frontend or
-// a Node script needs to send the instructions of `instructions.ts` to a real node.
+// Legacy Solana transactions and a small JSON-RPC client, dependency-free: what a page or a
+// Node script needs to send the instructions of `instructions.ts` to a real node without a
+// Solana library. Integrators with @solana/kit send the same instructions through kit's own
+// pipeline instead (README.md, `test-rpc/ecosystem.test.ts`); this compiler is kept for the
+// dependency-free paths and is checked against kit's account privileges in that test.
 // Signing is a callback (ed25519 over the message bytes): a wallet adapter in the browser,
 // node:crypto in Node (`test-rpc/`).
 import type { BuiltInstruction } from "./instructions.js";
-import { fromBase58 } from "./instructions.js";
+import { accountMeta, fromBase58, isSigner, isWritable, toAddress } from "./instructions.js";
 import { base58 } from "./decode.js";
 
 export interface TxSigner {
@@ -42,7 +45,7 @@ export function compileMessage(ixs: BuiltInstruction[], feePayer: string, recent
   };
   add(feePayer, true, true);
   for (const ix of ixs) {
-    for (const a of ix.accounts) add(a.address, a.signer, a.writable);
+    for (const a of ix.accounts) add(a.address, isSigner(a.role), isWritable(a.role));
     add(ix.programAddress, false, false);
   }
   const group = (s: boolean, w: boolean) =>
@@ -190,10 +193,10 @@ function u64(v: bigint): number[] {
 
 export function systemTransfer(from: string, to: string, lamports: bigint): BuiltInstruction {
   return {
-    programAddress: SYSTEM,
+    programAddress: toAddress(SYSTEM),
     accounts: [
-      { address: from, signer: true, writable: true },
-      { address: to, signer: false, writable: true },
+      accountMeta(from, true, true),
+      accountMeta(to, false, true),
     ],
     data: Uint8Array.from([...u32(2), ...u64(lamports)]),
   };
@@ -207,10 +210,10 @@ export function systemCreateAccount(
   owner: string,
 ): BuiltInstruction {
   return {
-    programAddress: SYSTEM,
+    programAddress: toAddress(SYSTEM),
     accounts: [
-      { address: from, signer: true, writable: true },
-      { address: created, signer: true, writable: true },
+      accountMeta(from, true, true),
+      accountMeta(created, true, true),
     ],
     data: Uint8Array.from([...u32(0), ...u64(lamports), ...u64(BigInt(space)), ...fromBase58(owner)]),
   };
@@ -219,10 +222,10 @@ export function systemCreateAccount(
 /** SPL Token `InitializeAccount3` (owner in the data, no rent sysvar). */
 export function tokenInitializeAccount(account: string, mint: string, owner: string): BuiltInstruction {
   return {
-    programAddress: TOKEN_PROGRAM,
+    programAddress: toAddress(TOKEN_PROGRAM),
     accounts: [
-      { address: account, signer: false, writable: true },
-      { address: mint, signer: false, writable: false },
+      accountMeta(account, false, true),
+      accountMeta(mint, false, false),
     ],
     data: Uint8Array.from([18, ...fromBase58(owner)]),
   };
@@ -230,11 +233,11 @@ export function tokenInitializeAccount(account: string, mint: string, owner: str
 
 export function tokenMintTo(mint: string, to: string, authority: string, amount: bigint): BuiltInstruction {
   return {
-    programAddress: TOKEN_PROGRAM,
+    programAddress: toAddress(TOKEN_PROGRAM),
     accounts: [
-      { address: mint, signer: false, writable: true },
-      { address: to, signer: false, writable: true },
-      { address: authority, signer: true, writable: false },
+      accountMeta(mint, false, true),
+      accountMeta(to, false, true),
+      accountMeta(authority, true, false),
     ],
     data: Uint8Array.from([7, ...u64(amount)]),
   };

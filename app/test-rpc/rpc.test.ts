@@ -7,16 +7,13 @@
 // Needs the Rust binaries (`cargo test --workspace` builds them) and `npm run build`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { createPrivateKey, generateKeyPairSync, sign as edSign } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { createServer as netServer } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { base58 } from "../src/decode.js";
 import { decodeBookAccount } from "../src/decode.js";
 import { decodeFundAccount } from "../src/decode.js";
 import { decodeUserAccount } from "../src/generated/layouts.js";
@@ -39,78 +36,15 @@ import {
   tokenInitializeAccount,
   tokenMintTo,
   TOKEN_PROGRAM,
-  type TxSigner,
 } from "../src/transaction.js";
-import { workspaceBin } from "../test-support/paths.mjs";
+import { bin, keypairFromBytes, newKeypair, startLocalnet, stopLocalnet, type Keypair } from "../test-support/localnet.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const app = join(here, "../..");
 const root = join(app, "..");
-const bin = (name: string) => process.env[`ADL_${name.toUpperCase().replace("-", "_")}_BIN`] ?? workspaceBin(name);
 const USDC = 1_000_000n;
 const BASE = 1_000_000_000n;
 const price = (whole: bigint) => whole * 1_000_000n;
-
-const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
-
-interface Keypair extends TxSigner {
-  secret: Uint8Array;
-}
-
-/** A keypair from the Solana CLI's 64 bytes (seed ‖ public key). */
-function keypairFromBytes(bytes: Uint8Array): Keypair {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, bytes.slice(0, 32)]), format: "der", type: "pkcs8" });
-  return { address: base58(bytes.slice(32, 64)), secret: bytes, sign: (m) => new Uint8Array(edSign(null, m, key)) };
-}
-
-function newKeypair(): Keypair {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const d = Buffer.from(privateKey.export({ format: "jwk" }).d!, "base64url");
-  const x = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
-  return keypairFromBytes(Uint8Array.from([...d, ...x]));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = netServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function startLocalnet(dir: string): Promise<{ child: ChildProcess; ready: any }> {
-  let rpcPort = await freePort();
-  while (rpcPort > 60_000) rpcPort = await freePort();
-  const base = 45_000 + (process.pid % 500) * 25;
-  const readyFile = join(dir, "ready.json");
-  const child = spawn(
-    bin("adl-localnet"),
-    [
-      "--rpc-port", String(rpcPort),
-      "--port-range", `${base}-${base + 25}`,
-      "--ticks-per-slot", "16",
-      "--capacity", "64",
-      "--ledger", join(dir, "ledger"),
-      "--keypair", join(dir, "admin.json"),
-      "--ready-file", readyFile,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let log = "";
-  child.stdout!.on("data", (d) => (log += d));
-  child.stderr!.on("data", (d) => (log += d));
-  const start = Date.now();
-  while (!existsSync(readyFile)) {
-    if (child.exitCode !== null) throw new Error(`adl-localnet exited ${child.exitCode}: ${log}`);
-    if (Date.now() - start > 180_000) throw new Error(`adl-localnet not ready in 180 s: ${log}`);
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
-  await new Promise((ok) => setTimeout(ok, 100));
-  return { child, ready: JSON.parse(readFileSync(readyFile, "utf8")) };
-}
 
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json" };
 
@@ -146,7 +80,8 @@ test("the TypeScript client and the live viewer through real JSON-RPC", { timeou
   assert.ok(existsSync(bin("adl-localnet")), `${bin("adl-localnet")} missing: run cargo test --workspace first`);
   assert.ok(existsSync(join(app, "dist/index.html")), "run `npm run build` first");
   const dir = mkdtempSync(join(tmpdir(), "adl-rpc-"));
-  const { child, ready } = await startLocalnet(dir);
+  // Validator ports 45,000–57,499 (ecosystem.test.ts takes 20,000–29,999).
+  const { child, ready } = await startLocalnet(dir, 45_000 + (process.pid % 500) * 25);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -334,8 +269,7 @@ test("the TypeScript client and the live viewer through real JSON-RPC", { timeou
   } finally {
     await browser.close();
     server.close();
-    child.kill("SIGTERM");
-    await new Promise((ok) => child.once("exit", ok));
+    await stopLocalnet(child);
     const ledgerGone = !existsSync(join(dir, "ledger"));
     rmSync(dir, { recursive: true, force: true });
     assert.ok(ledgerGone, "adl-localnet removes its ledger on SIGTERM");

@@ -135,7 +135,8 @@ if (existsSync(ixPath)) {
       assert.equal(ix.programAddress, g.program_id);
       assert.deepEqual(
         ix.accounts,
-        g.keys.map((k: any) => ({ address: k.pubkey, signer: k.signer, writable: k.writable })),
+        // kit's AccountRole: READONLY 0, WRITABLE 1, READONLY_SIGNER 2, WRITABLE_SIGNER 3.
+        g.keys.map((k: any) => ({ address: k.pubkey, role: (k.signer ? 2 : 0) + (k.writable ? 1 : 0) })),
       );
       assert.equal(hexOf(ix.data), g.data);
     });
@@ -169,5 +170,7 @@ if (existsSync(ixPath)) {
     assert.throws(() => buildInstruction("deposit", golden.instructions[0].accounts, {}), /argument amount missing/);
     assert.throws(() => buildInstruction("deposit", golden.instructions[0].accounts, { amount: -1n }), /does not fit u64/);
     assert.throws(() => buildInstruction("nope", {}, {}), /unknown instruction/);
+    assert.throws(() => buildInstruction("deposit", { ...golden.instructions[0].accounts, owner: "0x12" }, { amount: 1n }), /not base58/);
+    assert.throws(() => buildInstruction("deposit", { ...golden.instructions[0].accounts, owner: "z".repeat(45) }, { amount: 1n }), /not a 32-byte key/);
   });
 }

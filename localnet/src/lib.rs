@@ -166,11 +166,22 @@ impl Localnet {
             None => temp_ledger(),
         };
         let mut g = TestValidatorGenesis::default();
+        let ports = cfg.port_range.unwrap_or_else(default_port_range);
+        // Transaction history on, as `solana-test-validator` has it: `getSignaturesForAddress`
+        // and `getTransaction` answer (the viewer's activity list reads them). Set before
+        // `faucet_addr`, which writes into the same config.
+        g.rpc_config(solana_rpc::rpc::JsonRpcConfig {
+            enable_rpc_transaction_history: true,
+            ..solana_rpc::rpc::JsonRpcConfig::default_for_test()
+        });
         g.ledger_path(&ledger)
             .bind_ip_addr(cfg.bind)
             .gossip_host(cfg.bind)
             .faucet_addr(None)
-            .port_range(cfg.port_range.unwrap_or_else(default_port_range))
+            .port_range(ports)
+            // Gossip inside the range too: its default port is fixed, so two validators on
+            // one machine would collide on it whatever their ranges.
+            .gossip_port(ports.0)
             .ticks_per_slot(cfg.ticks_per_slot);
         if let Some(p) = cfg.rpc_port {
             g.rpc_port(p);
