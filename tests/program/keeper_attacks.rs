@@ -403,7 +403,7 @@ async fn attack_matched_size_jams_every_liquidation_in_the_market() {
     // tick and, parking the whole market, never reached W behind it. The defences: such a
     // takeover posts no margin, and a refusal passes over that piece of work only.
     let (mut f, keeper, z, w) = matched_takeover_book().await;
-    let (z_key, w_key) = (f.users[z].key(), f.users[w].key());
+    let z_key = f.users[z].key();
     let cfg = cfg_for(&f);
     let ex = f.exchange;
     let chain = Adversary::new(&mut f, keeper, Attack::Nothing);
