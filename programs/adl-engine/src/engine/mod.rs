@@ -66,12 +66,24 @@ pub fn flag_bankrupt(
     Ok(())
 }
 
+/// Shortest window in which a bankruptcy stamp counts for `start_adl`, slots. With a window
+/// of `grace` alone, a grace of 0 or 1 slot left one slot between the flag and the start: a
+/// start landing two slots after the view it was planned on always came too late, the
+/// position was flagged anew, and no event ever started (a livelock that needs no attacker,
+/// only latency).
+pub const MIN_STAMP_WINDOW_SLOTS: u64 = 32;
+
 /// Whether a bankruptcy stamp is too old to count for the grace path of `start_adl`: a stamp
-/// counts from `stamp + grace` to `stamp + grace + max(grace, 1)` slots. A stamp set during a
-/// brief dip stays on a position that recovered and that nobody touched; without expiry it
-/// would let a later dip skip the grace period the fund should have had.
+/// counts from `stamp + grace` to `stamp + grace + max(grace, MIN_STAMP_WINDOW_SLOTS)` slots.
+/// A stamp set during a brief dip stays on a position that recovered and that nobody
+/// touched; without expiry it would let a later dip skip the grace period the fund should
+/// have had.
 pub fn stamp_expired(stamp: u64, grace: u64, now: u64) -> bool {
-    stamp != 0 && now > stamp.saturating_add(grace).saturating_add(grace.max(1))
+    stamp != 0
+        && now
+            > stamp
+                .saturating_add(grace)
+                .saturating_add(grace.max(MIN_STAMP_WINDOW_SLOTS))
 }
 
 pub struct MarketState<'a> {

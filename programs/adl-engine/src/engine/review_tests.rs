@@ -1110,8 +1110,11 @@ fn defence_mode_bounces_stay_within_the_bound_after_a_drain_veto() {
 fn defence_bankruptcy_stamp_windows_at_the_edges() {
     use super::stamp_expired;
     assert!(!stamp_expired(0, 0, u64::MAX));
-    assert!(!stamp_expired(100, 0, 101) && stamp_expired(100, 0, 102));
-    assert!(!stamp_expired(100, 1, 102) && stamp_expired(100, 1, 103));
+    // The window is max(grace, MIN_STAMP_WINDOW_SLOTS = 32) slots after the grace.
+    assert_eq!(super::MIN_STAMP_WINDOW_SLOTS, 32);
+    assert!(!stamp_expired(100, 0, 132) && stamp_expired(100, 0, 133));
+    assert!(!stamp_expired(100, 1, 133) && stamp_expired(100, 1, 134));
+    assert!(!stamp_expired(100, 50, 200) && stamp_expired(100, 50, 201));
     assert!(!stamp_expired(1, u64::MAX, u64::MAX));
     assert!(!stamp_expired(u64::MAX, u64::MAX / 2, u64::MAX));
     let setup = |grace: u64| {
@@ -1162,12 +1165,14 @@ fn defence_bankruptcy_stamp_windows_at_the_edges() {
     flag(&mut b, 100);
     let mut late = b.clone();
     assert_eq!(
-        code(try_start(&mut late, 102)),
+        code(try_start(&mut late, 133)),
         num(err(crate::error::AdlError::BankruptcyStampExpired))
     );
-    flag(&mut late, 102);
+    flag(&mut late, 133);
     assert_eq!(late.book.len(), b.book.len());
-    assert_eq!(code(try_start(&mut late, 102)), 0, "re-stamped: starts");
+    assert_eq!(code(try_start(&mut late, 133)), 0, "re-stamped: starts");
+    let mut last = b.clone();
+    assert_eq!(code(try_start(&mut last, 132)), 0, "the window's last slot");
     assert_eq!(code(try_start(&mut b, 101)), 0, "inside the window");
     // Grace u64::MAX.
     let mut b = setup(u64::MAX);
