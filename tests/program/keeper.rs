@@ -15,6 +15,8 @@ use adl_keeper::keeper::{tick, KeeperConfig, Outcome, TickReport, Work};
 use adl_keeper::serve::{refresher, router, PositionJson, QueueRowJson, ServeState};
 use adl_keeper::view::queue_rows;
 
+use crate::keeper_attacks::{Adversary, Attack};
+
 /// Twelve traders: six longs against six shorts from 2x to 9x, a keeper with 50,000 USDC,
 /// a thin insurance fund (5 USDC).
 async fn crash_book(mode: u8) -> (Fixture, usize) {
@@ -386,71 +388,6 @@ async fn a_refused_transaction_does_not_stop_other_markets() {
     check(&mut g).await;
 }
 
-/// A rival keeper that gets in first: before the keeper's next transaction, the rival sends
-/// the same instructions as its own (its key and user account in place of the keeper's),
-/// signed by itself; then the keeper's transaction meets the state the rival left.
-struct RivalFirst<'a> {
-    inner: BankChain<'a>,
-    rival: solana_keypair::Keypair,
-    exchange: anchor_lang::prelude::Pubkey,
-    armed: std::sync::atomic::AtomicBool,
-}
-
-impl adl_client::chain::Chain for RivalFirst<'_> {
-    async fn accounts(
-        &self,
-        keys: &[anchor_lang::prelude::Pubkey],
-    ) -> Result<Vec<Option<solana_account::Account>>, adl_client::chain::ChainError> {
-        self.inner.accounts(keys).await
-    }
-
-    async fn send_with(
-        &self,
-        ixs: &[anchor_lang::solana_program::instruction::Instruction],
-        extra: &[&solana_keypair::Keypair],
-    ) -> Result<(), adl_client::chain::ChainError> {
-        use solana_signer::Signer;
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            let (k, r) = (self.inner.keeper(), self.rival.pubkey());
-            let (ku, ru) = (
-                ix::user_pda(&self.exchange, &k),
-                ix::user_pda(&self.exchange, &r),
-            );
-            let theirs: Vec<_> = ixs
-                .iter()
-                .map(|i| {
-                    let mut i = i.clone();
-                    for a in &mut i.accounts {
-                        if a.pubkey == k {
-                            a.pubkey = r;
-                        } else if a.pubkey == ku {
-                            a.pubkey = ru;
-                        }
-                    }
-                    i
-                })
-                .collect();
-            self.inner
-                .send_with(&theirs, &[&self.rival])
-                .await
-                .expect("the rival's transaction");
-        }
-        self.inner.send_with(ixs, extra).await
-    }
-
-    async fn rent_exempt(&self, len: usize) -> Result<u64, adl_client::chain::ChainError> {
-        self.inner.rent_exempt(len).await
-    }
-
-    fn keeper(&self) -> anchor_lang::prelude::Pubkey {
-        self.inner.keeper()
-    }
-
-    async fn slot(&self) -> Result<u64, adl_client::chain::ChainError> {
-        self.inner.slot().await
-    }
-}
-
 /// A long at 10x that falls below maintenance at 94 (not bankrupt), with a keeper and a
 /// rival keeper that both hold collateral to take it over.
 async fn one_liquidatable() -> (Fixture, usize, usize, usize) {
@@ -479,16 +416,16 @@ async fn a_keeper_that_loses_a_race_counts_it_replans_and_reports_it_in_metrics(
     let exchange = f.exchange;
     let mut cfg = KeeperConfig::new(exchange);
     cfg.crank_funding = false;
-    let rival_kp = f.users[rival].kp.insecure_clone();
-    let kp = f.users[keeper].kp.insecure_clone();
     let state = ServeState::new();
     let chain = adl_keeper::metrics::Metered::new(
-        RivalFirst {
-            inner: BankChain::new(&mut f, kp),
-            rival: rival_kp,
-            exchange,
-            armed: true.into(),
-        },
+        Adversary::new(
+            &mut f,
+            keeper,
+            Attack::RivalFirst {
+                user: rival,
+                armed: true.into(),
+            },
+        ),
         state.metrics.clone(),
     );
     let r = tick(&chain, &cfg, 10).await.unwrap();
@@ -607,52 +544,6 @@ async fn a_keeper_that_loses_a_race_counts_it_replans_and_reports_it_in_metrics(
     server.abort();
 }
 
-/// Drops the next `drop` transactions as a cluster drops one whose blockhash expired before
-/// it was confirmed: nothing lands and the sender hears `Expired`.
-struct Expiring<'a> {
-    inner: BankChain<'a>,
-    drop: std::sync::atomic::AtomicUsize,
-}
-
-impl adl_client::chain::Chain for Expiring<'_> {
-    async fn accounts(
-        &self,
-        keys: &[anchor_lang::prelude::Pubkey],
-    ) -> Result<Vec<Option<solana_account::Account>>, adl_client::chain::ChainError> {
-        self.inner.accounts(keys).await
-    }
-
-    async fn send_with(
-        &self,
-        ixs: &[anchor_lang::solana_program::instruction::Instruction],
-        extra: &[&solana_keypair::Keypair],
-    ) -> Result<(), adl_client::chain::ChainError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self
-            .drop
-            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(adl_client::chain::ChainError::Expired(
-                "block height exceeded".into(),
-            ));
-        }
-        self.inner.send_with(ixs, extra).await
-    }
-
-    async fn rent_exempt(&self, len: usize) -> Result<u64, adl_client::chain::ChainError> {
-        self.inner.rent_exempt(len).await
-    }
-
-    fn keeper(&self) -> anchor_lang::prelude::Pubkey {
-        self.inner.keeper()
-    }
-
-    async fn slot(&self) -> Result<u64, adl_client::chain::ChainError> {
-        self.inner.slot().await
-    }
-}
-
 #[tokio::test]
 async fn an_expired_transaction_is_replanned_and_a_node_that_confirms_nothing_is_left_alone() {
     // One transaction expires unconfirmed: the keeper plans again from fresh state and the
@@ -662,11 +553,13 @@ async fn an_expired_transaction_is_replanned_and_a_node_that_confirms_nothing_is
     let a_key = f.users[a].key();
     let mut cfg = KeeperConfig::new(f.exchange);
     cfg.crank_funding = false;
-    let kp = f.users[keeper].kp.insecure_clone();
-    let chain = Expiring {
-        inner: BankChain::new(&mut f, kp),
-        drop: usize::MAX.into(),
-    };
+    let chain = Adversary::new(
+        &mut f,
+        keeper,
+        Attack::Expire {
+            left: usize::MAX.into(),
+        },
+    );
     let err = tick(&chain, &cfg, 10).await.unwrap_err();
     assert!(
         matches!(
@@ -681,7 +574,9 @@ async fn an_expired_transaction_is_replanned_and_a_node_that_confirms_nothing_is
         assert!(s.book.open_slots().any(|(_, p)| p.owner == a_key));
         check(&mut g).await;
     }
-    chain.drop.store(1, std::sync::atomic::Ordering::SeqCst);
+    if let Attack::Expire { left } = &chain.attack {
+        left.store(1, std::sync::atomic::Ordering::SeqCst);
+    }
     let r = tick(&chain, &cfg, 10).await.unwrap();
     let outcomes: Vec<_> = r.attempts.iter().map(|(_, w, o)| (w.kind(), *o)).collect();
     assert_eq!(

@@ -27,8 +27,9 @@ use anchor_lang::solana_program::instruction::Instruction;
 use solana_account::Account;
 use solana_keypair::Keypair;
 
-/// What the adversary does around the keeper's transactions.
-enum Attack {
+/// What the adversary does around the keeper's transactions (the keeper tests in
+/// `keeper.rs` use it too).
+pub(crate) enum Attack {
     /// Before each of the keeper's `auto_deleverage` transactions, `user` moves `amount` of
     /// margin into its position in market 0 (or back out, alternately): its ADL rank swaps
     /// with its neighbour's, so the keeper's exact rank proof no longer holds.
@@ -52,17 +53,21 @@ enum Attack {
     },
     /// Nothing: the keeper meets only the state the test made.
     Nothing,
-    /// A node that confirms nothing: every send expires.
-    ExpireAll,
+    /// The next `left` sends expire unconfirmed (nothing lands), as on a node whose
+    /// blockhash passed; `usize::MAX`: a node that confirms nothing.
+    Expire { left: AtomicUsize },
+    /// Before the keeper's next transaction, a rival keeper (`user`) lands the same
+    /// instructions as its own (its key and user account in place of the keeper's).
+    RivalFirst { user: usize, armed: AtomicBool },
     /// The first `ok` sends go through; then the node fails (transport).
     TransportAfter { ok: AtomicUsize },
 }
 
-struct Adversary<'a> {
-    inner: BankChain<'a>,
-    attack: Attack,
+pub(crate) struct Adversary<'a> {
+    pub(crate) inner: BankChain<'a>,
+    pub(crate) attack: Attack,
     /// Transactions the adversary sent (or slots it moved the clock).
-    moves: AtomicUsize,
+    pub(crate) moves: AtomicUsize,
 }
 
 fn disc(ix: &Instruction) -> [u8; 8] {
@@ -77,7 +82,7 @@ fn has(ixs: &[Instruction], d: &[u8; 8]) -> bool {
 }
 
 impl<'a> Adversary<'a> {
-    fn new(f: &'a mut Fixture, keeper: usize, attack: Attack) -> Self {
+    pub(crate) fn new(f: &'a mut Fixture, keeper: usize, attack: Attack) -> Self {
         let kp = f.users[keeper].kp.insecure_clone();
         Adversary {
             inner: BankChain::new(f, kp),
@@ -110,6 +115,29 @@ impl<'a> Adversary<'a> {
             Attack::Latency { slots } => {
                 self.inner.fixture().await.bank.warp(*slots).await;
                 self.moves.fetch_add(*slots as usize, SeqCst);
+            }
+            Attack::RivalFirst { user, armed } if armed.swap(false, SeqCst) => {
+                let mut g = self.inner.fixture().await;
+                let (k, r) = (self.inner.keeper(), g.users[*user].key());
+                let (ku, ru) = (ix::user_pda(&g.exchange, &k), ix::user_pda(&g.exchange, &r));
+                let theirs: Vec<Instruction> = ixs
+                    .iter()
+                    .map(|i| {
+                        let mut i = i.clone();
+                        for a in &mut i.accounts {
+                            if a.pubkey == k {
+                                a.pubkey = r;
+                            } else if a.pubkey == ku {
+                                a.pubkey = ru;
+                            }
+                        }
+                        i
+                    })
+                    .collect();
+                g.send_as(&theirs, &[*user])
+                    .await
+                    .expect("the rival's transaction");
+                self.moves.fetch_add(1, SeqCst);
             }
             Attack::StakeBeforeStart {
                 user,
@@ -146,7 +174,11 @@ impl Chain for Adversary<'_> {
 
     async fn send_with(&self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), ChainError> {
         match &self.attack {
-            Attack::ExpireAll => {
+            Attack::Expire { left }
+                if left
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok() =>
+            {
                 return Err(ChainError::Expired("block height exceeded".into()));
             }
             Attack::TransportAfter { ok }
@@ -764,7 +796,13 @@ async fn attack_metrics_lose_the_work_of_a_tick_that_ends_in_an_error() {
     let cfg = cfg_for(&f);
     let metrics = std::sync::Arc::new(Metrics::new());
     let chain = Metered::new(
-        Adversary::new(&mut f, keeper, Attack::ExpireAll),
+        Adversary::new(
+            &mut f,
+            keeper,
+            Attack::Expire {
+                left: usize::MAX.into(),
+            },
+        ),
         metrics.clone(),
     );
     let (_tx, rx) = tokio::sync::watch::channel(false);
