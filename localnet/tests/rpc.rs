@@ -138,6 +138,20 @@ fn rpc_listens_on_loopback_only(net: &Localnet) {
     }
 }
 
+/// The test as the oracle's pusher: `px` on `boot`'s oracle, signed by the admin.
+async fn push_price(admin: &RpcChain, admin_kp: &Keypair, boot: &Bootstrapped, px: u64) {
+    admin
+        .send(&[ix::set_oracle_price(
+            &admin_kp.pubkey(),
+            &boot.exchange,
+            &boot.oracle,
+            px,
+            0,
+        )])
+        .await
+        .expect("oracle push");
+}
+
 async fn check(admin: &RpcChain, boot: &Bootstrapped, owners: &[Pubkey], step: &str) {
     let s = snapshot(admin, &boot.exchange, owners)
         .await
@@ -230,16 +244,7 @@ async fn keeper_resolves_a_crash_over_rpc(net: &Localnet) -> (Bootstrapped, Vec<
         for step in 0.. {
             assert!(step < 200, "the keeper did not finish at {px}");
             // The test is the oracle's pusher: a fresh price before each keeper transaction.
-            admin
-                .send(&[ix::set_oracle_price(
-                    &admin_kp.pubkey(),
-                    &boot.exchange,
-                    &boot.oracle,
-                    price(px),
-                    0,
-                )])
-                .await
-                .expect("oracle push");
+            push_price(&admin, &admin_kp, &boot, price(px)).await;
             let report = tick(&kchain, &cfg, 1).await.expect("keeper tick over RPC");
             assert_eq!(report.rejected, 0, "a keeper transaction was rejected");
             check(
@@ -692,16 +697,7 @@ async fn two_keepers_race_through_a_crash(net: &Localnet) {
             assert!(round < 400, "the keepers did not finish at {px}");
             {
                 let _turn = lock.lock().await;
-                admin
-                    .send(&[ix::set_oracle_price(
-                        &admin_kp.pubkey(),
-                        &boot.exchange,
-                        &boot.oracle,
-                        price(px),
-                        0,
-                    )])
-                    .await
-                    .expect("oracle push");
+                push_price(&admin, &admin_kp, &boot, price(px)).await;
             }
             let (a, b) = tokio::join!(tick(&keepers[0], &cfg, 4), tick(&keepers[1], &cfg, 4));
             let (a, b) = (a.expect("keeper A"), b.expect("keeper B"));
@@ -856,16 +852,7 @@ async fn two_keepers_race_through_a_crash(net: &Localnet) {
     )
     .unwrap();
     let funded_before = m.market.last_funding_slot;
-    admin
-        .send(&[ix::set_oracle_price(
-            &admin_kp.pubkey(),
-            &boot.exchange,
-            &boot.oracle,
-            price(78),
-            0,
-        )])
-        .await
-        .expect("oracle push");
+    push_price(&admin, &admin_kp, &boot, price(78)).await;
     let serve = Serve::start_with(
         net,
         &boot.exchange,
